@@ -1,0 +1,208 @@
+"""Reference profile: what "no drift" looks like, built once from a reference data set.
+
+Numeric features keep quantile bin edges (open outer bins), the reference share of each bin and
+min/max/mean/std; categorical features keep category shares plus an explicit, empty bucket for
+values never seen in the reference. Everything is plain JSON-able data with a format version.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from detectors.binning import bin_categorical, bin_numeric
+from detectors.errors import DetectorError
+
+PROFILE_FORMAT_VERSION = 1
+DEFAULT_BINS = 10
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Quantile bins of a numeric reference column.
+
+    >>> p = NumericProfile.from_values(np.arange(100.0), bins=4)
+    >>> p.edges, p.shares
+    ((24.75, 49.5, 74.25), (0.25, 0.25, 0.25, 0.25))
+    """
+
+    edges: tuple[float, ...]
+    shares: tuple[float, ...]
+    count: int
+    missing_share: float
+    min: float
+    max: float
+    mean: float
+    std: float
+    kind: str = field(default="numeric", init=False)
+
+    @classmethod
+    def from_values(cls, values: np.ndarray, *, bins: int = DEFAULT_BINS) -> "NumericProfile":
+        values = np.asarray(values, dtype=np.float64)
+        present = values[~np.isnan(values)]
+        if present.size == 0:
+            raise DetectorError("a numeric reference column needs at least one value")
+        # Duplicate quantiles (ties, constant columns) collapse into one edge: fewer, non-empty bins.
+        edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        counts, missing = bin_numeric(values, edges)
+        return cls(
+            edges=tuple(float(e) for e in edges),
+            shares=tuple(float(s) for s in counts / present.size),
+            count=int(values.size),
+            missing_share=missing / values.size,
+            min=float(present.min()),
+            max=float(present.max()),
+            mean=float(present.mean()),
+            std=float(present.std()),
+        )
+
+    @property
+    def edges_array(self) -> np.ndarray:
+        return np.asarray(self.edges, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "edges": list(self.edges), "shares": list(self.shares), "count": self.count,
+                "missing_share": self.missing_share, "min": self.min, "max": self.max, "mean": self.mean,
+                "std": self.std}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "NumericProfile":
+        edges, shares = tuple(map(float, data["edges"])), tuple(map(float, data["shares"]))
+        if len(shares) != len(edges) + 1 or list(edges) != sorted(set(edges)):
+            raise DetectorError("numeric profile needs strictly increasing edges and len(edges) + 1 shares")
+        return cls(edges=edges, shares=shares, count=int(data["count"]),
+                   missing_share=float(data["missing_share"]), min=float(data["min"]), max=float(data["max"]),
+                   mean=float(data["mean"]), std=float(data["std"]))
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """Category shares of a categorical reference column; the last share is the unseen bucket (0).
+
+    >>> p = CategoricalProfile.from_values(["a", "b", "a", None])
+    >>> p.categories, p.shares
+    (('a', 'b'), (0.6666666666666666, 0.3333333333333333, 0.0))
+    """
+
+    categories: tuple[str, ...]
+    shares: tuple[float, ...]
+    count: int
+    missing_share: float
+    kind: str = field(default="categorical", init=False)
+
+    @classmethod
+    def from_values(cls, values: Sequence[object]) -> "CategoricalProfile":
+        labels = [None if v is None else str(v) for v in values]
+        categories = tuple(sorted({v for v in labels if v is not None}))
+        if not categories:
+            raise DetectorError("a categorical reference column needs at least one value")
+        counts, missing, _ = bin_categorical(labels, {c: i for i, c in enumerate(categories)})
+        present = len(labels) - missing
+        return cls(categories=categories, shares=tuple(float(s) for s in counts / present),
+                   count=len(labels), missing_share=missing / len(labels))
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.categories)}
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "categories": list(self.categories), "shares": list(self.shares),
+                "count": self.count, "missing_share": self.missing_share}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "CategoricalProfile":
+        categories, shares = tuple(map(str, data["categories"])), tuple(map(float, data["shares"]))
+        if len(shares) != len(categories) + 1:
+            raise DetectorError("categorical profile needs one share per category plus the unseen bucket")
+        return cls(categories=categories, shares=shares, count=int(data["count"]),
+                   missing_share=float(data["missing_share"]))
+
+
+FeatureProfile = Union[NumericProfile, CategoricalProfile]
+
+
+def feature_profile_from_dict(data: Mapping) -> FeatureProfile:
+    kind = data.get("kind")
+    if kind == "numeric":
+        return NumericProfile.from_dict(data)
+    if kind == "categorical":
+        return CategoricalProfile.from_dict(data)
+    raise DetectorError(f"unknown feature kind {kind!r} (expected 'numeric' or 'categorical')")
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Profiles of every feature and, optionally, of the prediction.
+
+    >>> ref = build_profile({"amount": [1.0, 2.0, 3.0, None], "country": ["DE", "FR", "DE", "DE"]}, bins=2)
+    >>> sorted(ref.features), ref.features["amount"].kind, ref.features["country"].kind
+    (['amount', 'country'], 'numeric', 'categorical')
+    >>> ReferenceProfile.from_dict(ref.to_dict()) == ref
+    True
+    """
+
+    features: Mapping[str, FeatureProfile]
+    prediction: FeatureProfile | None = None
+    rows: int = 0
+    format_version: int = PROFILE_FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        return {"format_version": self.format_version, "rows": self.rows,
+                "features": {name: p.to_dict() for name, p in self.features.items()},
+                "prediction": None if self.prediction is None else self.prediction.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ReferenceProfile":
+        version = data.get("format_version")
+        if version != PROFILE_FORMAT_VERSION:
+            raise DetectorError(f"profile format_version {version!r} is not supported (expected {PROFILE_FORMAT_VERSION})")
+        try:
+            features = {str(k): feature_profile_from_dict(v) for k, v in data["features"].items()}
+            prediction = data.get("prediction")
+            return cls(features=features, rows=int(data.get("rows", 0)),
+                       prediction=None if prediction is None else feature_profile_from_dict(prediction))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DetectorError):
+                raise
+            raise DetectorError(f"malformed profile: {exc!r}") from exc
+
+
+def is_numeric_column(values: Sequence[object]) -> bool:
+    """A column is numeric when every present value is a number (bools count as 0/1)."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))
+                                 for v in present)
+
+
+def build_feature_profile(values: Sequence[object], *, bins: int = DEFAULT_BINS) -> FeatureProfile:
+    if is_numeric_column(values):
+        return NumericProfile.from_values(np.array(values, dtype=np.float64), bins=bins)
+    return CategoricalProfile.from_values(values)
+
+
+def build_profile(
+    columns: Mapping[str, Sequence[object]],
+    *,
+    bins: int = DEFAULT_BINS,
+    prediction: Sequence[object] | None = None,
+) -> ReferenceProfile:
+    """Profile every column (name -> values, None for missing) and optionally the predictions."""
+    if bins < 2:
+        raise DetectorError("bins must be at least 2")
+    if not columns:
+        raise DetectorError("a reference profile needs at least one feature column")
+    rows = {len(v) for v in columns.values()}
+    if len(rows) != 1:
+        raise DetectorError("all reference columns must have the same length")
+    features = {}
+    for name, values in columns.items():
+        try:
+            features[name] = build_feature_profile(values, bins=bins)
+        except DetectorError as exc:
+            raise DetectorError(f"feature {name!r}: {exc}") from exc
+    pred = None if prediction is None else build_feature_profile(prediction, bins=bins)
+    return ReferenceProfile(features=features, prediction=pred, rows=rows.pop())

@@ -1,0 +1,89 @@
+"""Everything one (model, version) window accumulates: counts, latency and per-feature states.
+
+The profile is fixed when the window opens (a new profile applies from the next window), so all
+batches of a window are binned the same way and the window stays mergeable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from detectors.feature_state import CategoricalWindowState, NumericWindowState, new_window_state
+from detectors.latency import LatencyState
+from detectors.profile import ReferenceProfile
+
+
+class ModelWindow:
+    """Accumulates one window of one model version.
+
+    >>> from detectors.profile import build_profile
+    >>> w = ModelWindow(build_profile({"x": [0.0, 1.0, 2.0, 3.0]}, bins=2))
+    >>> w.update({"x": np.array([0.5, 2.5])}, latencies_ms=np.array([3.0, 5.0]), events=2)
+    >>> w.count, w.snapshot()["latency"]["latency_mean_ms"], round(w.snapshot()["features"]["x"]["psi"], 6)
+    (2, 4.0, 0.0)
+    """
+
+    def __init__(self, profile: ReferenceProfile | None) -> None:
+        self.profile = profile
+        self._count = 0
+        self._late = 0
+        self._latency = LatencyState()
+        self._features: dict[str, NumericWindowState | CategoricalWindowState] = (
+            {} if profile is None else {name: new_window_state(p) for name, p in profile.features.items()}
+        )
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def late_count(self) -> int:
+        return self._late
+
+    @property
+    def feature_names(self) -> Sequence[str]:
+        return list(self._features)
+
+    def is_numeric(self, feature: str) -> bool:
+        return isinstance(self._features[feature], NumericWindowState)
+
+    def update(
+        self,
+        columns: Mapping[str, np.ndarray | Sequence[object]],
+        *,
+        latencies_ms: np.ndarray,
+        events: int,
+        type_errors: Mapping[str, int] | None = None,
+    ) -> None:
+        """Add a batch of `events` events given column-wise (only the profiled features are read)."""
+        self._count += events
+        self._latency.update(latencies_ms)
+        errors = type_errors or {}
+        for name, state in self._features.items():
+            values = columns[name]
+            if isinstance(state, NumericWindowState):
+                state.update(values, errors.get(name, 0))
+            else:
+                state.update(values)
+
+    def add_late(self, n: int) -> None:
+        """Events that arrived after their own window had closed are counted here."""
+        self._late += n
+
+    def merge(self, other: "ModelWindow") -> "ModelWindow":
+        merged = ModelWindow(self.profile)
+        merged._count = self._count + other._count
+        merged._late = self._late + other._late
+        merged._latency = self._latency.merge(other._latency)
+        merged._features = {name: s.merge(other._features[name]) for name, s in self._features.items()}
+        return merged
+
+    def snapshot(self) -> dict:
+        return {
+            "count": self._count,
+            "late_count": self._late,
+            "latency": self._latency.snapshot(),
+            "features": {name: state.snapshot() for name, state in self._features.items()},
+        }

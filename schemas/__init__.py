@@ -1,0 +1,23 @@
+"""Wire contract of driftline: one frozen, versioned pydantic model per message.
+
+Nothing else in the codebase parses raw JSON from Kafka; streams/ calls these models.
+"""
+
+from schemas.alert import DriftAlert
+from schemas.prediction import (
+    MAX_MESSAGE_BYTES,
+    PredictionBatch,
+    PredictionEvent,
+    event_time_ms,
+)
+from schemas.profile import ProfileMessage, profile_key
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "DriftAlert",
+    "PredictionBatch",
+    "PredictionEvent",
+    "ProfileMessage",
+    "event_time_ms",
+    "profile_key",
+]

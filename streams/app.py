@@ -1,0 +1,153 @@
+"""The faust worker: predictions in, event-time windows closed, results and alerts out.
+
+Follow one message: `process` (below) decodes it (decoding.py), routes bad events to the DLQ,
+adds the good ones to its partition's windows (windowing.py), and closes due windows, whose
+points go to InfluxDB (sinks/influx.py) and whose alerts go to the alerts topic.
+
+Delivery: offsets are committed only past messages whose windows are all written. The first
+message of every open window is held un-acked, so after a crash the worker replays from the
+oldest open window and rebuilds it; points are keyed by window start, so rewrites overwrite.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import faust
+
+from streams.alerts import window_alerts
+from streams.decoding import decode_message
+from streams.profiles import ProfileStore
+from streams.settings import Settings
+from streams.sinks.influx import InfluxSink
+from streams.windowing import ClosedWindow, PartitionWindows
+
+log = logging.getLogger("driftline.worker")
+
+
+def _brokers(bootstrap: str) -> list[str]:
+    return [f"kafka://{b.strip()}" for b in bootstrap.split(",") if b.strip()]
+
+
+class WindowRunner:
+    """Per-partition windows plus the events held un-acked until their windows are written."""
+
+    def __init__(self, settings: Settings, profiles: ProfileStore, sink: InfluxSink, alerts_topic, dlq_topic):
+        self.settings = settings
+        self.profiles = profiles
+        self.sink = sink
+        self.alerts_topic = alerts_topic
+        self.dlq_topic = dlq_topic
+        self.partitions: dict[int, PartitionWindows] = {}
+        self.held: dict[tuple[int, tuple], object] = {}  # (partition, window key) -> faust Event
+        self.refs: dict[tuple[int, int], int] = {}  # (partition, offset) -> open windows holding it
+        self.stream = None
+
+    def windows_for(self, partition: int) -> PartitionWindows:
+        pw = self.partitions.get(partition)
+        if pw is None:
+            s = self.settings
+            pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
+            self.partitions[partition] = pw
+        return pw
+
+    async def handle(self, event) -> None:
+        message = event.message
+        decoded = decode_message(event.value)
+        for reject in decoded.rejects:
+            await self.dlq_topic.send(key=event.key, value=reject.value, headers=[
+                ("reason", reject.reason.encode()),
+                ("source_topic", message.topic.encode()),
+                ("source_partition", str(message.partition).encode()),
+                ("source_offset", str(message.offset).encode()),
+            ])
+        pw = self.windows_for(message.partition)
+        opened = pw.add(decoded.events, decoded.times_ms, offset=message.offset, wall_ms=time.time() * 1000)
+        if opened:
+            self.refs[(message.partition, message.offset)] = len(opened)
+            for key in opened:
+                self.held[(message.partition, key)] = event
+        else:
+            await self.stream.ack(event)
+        await self.close_due(message.partition, pw)
+
+    async def close_due(self, partition: int, pw: PartitionWindows) -> None:
+        closed = pw.pop_due(time.time() * 1000)
+        if not closed:
+            return
+        await self.sink.write(closed)
+        for window in closed:
+            for alert in window_alerts(window, self.settings):
+                await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
+            self._log_closed(window)
+        await self._release(partition, closed)
+
+    async def _release(self, partition: int, closed: Iterable[ClosedWindow]) -> None:
+        for window in closed:
+            event = self.held.pop((partition, (window.model_id, window.model_version, window.start_ms)), None)
+            if event is None:
+                continue
+            ref = (partition, event.message.offset)
+            self.refs[ref] -= 1
+            if self.refs[ref] == 0:
+                del self.refs[ref]
+                await self.stream.ack(event)
+
+    async def tick(self) -> None:
+        for partition, pw in list(self.partitions.items()):
+            await self.close_due(partition, pw)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Revoked partitions: drop their state; the new owner replays their open windows."""
+        for p in partitions:
+            self.partitions.pop(p, None)
+        self.held = {k: v for k, v in self.held.items() if k[0] not in set(partitions)}
+        self.refs = {k: v for k, v in self.refs.items() if k[0] not in set(partitions)}
+
+    @staticmethod
+    def _log_closed(window: ClosedWindow) -> None:
+        snap = window.state.snapshot()
+        worst = max(((f, s["psi"]) for f, s in snap["features"].items() if s["psi"] == s["psi"]),
+                    key=lambda fs: fs[1], default=None)
+        log.info("window closed model=%s version=%s start=%s count=%d late=%d%s (%s)", window.model_id,
+                 window.model_version or "-", time.strftime("%H:%M:%S", time.gmtime(window.start_ms / 1000)),
+                 snap["count"], snap["late_count"],
+                 f" max_psi={worst[1]:.3f} ({worst[0]})" if worst else " no profile", window.closed_by)
+
+
+def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=_brokers(settings.bootstrap_servers),
+        datadir=str(settings.worker_data_dir),
+        web_enabled=False,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        broker_commit_interval=1.0,
+        producer_compression_type="lz4",
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    predictions = app.topic(settings.predictions_topic, **raw)
+    runner = WindowRunner(settings, profiles, sink, app.topic(settings.alerts_topic, **raw),
+                          app.topic(settings.dlq_topic, **raw))
+    app.driftline_runner = runner
+
+    @app.agent(predictions, name="driftline.windows")
+    async def process(stream):
+        runner.stream = stream = stream.noack()
+        async for event in stream.events():
+            await runner.handle(event)
+
+    @app.timer(interval=0.25)
+    async def close_idle_windows():
+        await runner.tick()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        runner.forget({tp.partition for tp in revoked if tp.topic == settings.predictions_topic})
+
+    return app

@@ -1,0 +1,183 @@
+"""`driftline` command line: a thin layer over the stream package. Exit codes: 0 ok, 1 failure
+found (e.g. drift), 2 bad input or unreachable infrastructure, always with a one-line reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import orjson
+import typer
+from rich.console import Console
+
+from streams.errors import DriftlineError
+from streams.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming model monitoring on Kafka and InfluxDB.")
+profile_app = typer.Typer(no_args_is_help=True, help="Reference profiles.")
+app.add_typer(profile_app, name="profile")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: name the bad variable
+        raise DriftlineError(f"invalid settings: {exc}") from exc
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def worker(
+    log_level: str = typer.Option("info", help="debug, info, warning or error"),
+) -> None:
+    """Run the stream processor (a faust worker) until interrupted."""
+    import faust
+
+    from streams.app import build_app
+    from streams.profiles import ProfileStore
+    from streams.sinks.influx import InfluxSink
+    from streams.topics import ensure_topics
+
+    try:
+        settings = _settings()
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("driftline").info("settings: %s", settings.safe_summary())
+        ensure_topics(settings)
+        profiles = ProfileStore(settings)
+        profiles.start()
+        sink = InfluxSink(settings)
+        sink.check()
+    except DriftlineError as exc:
+        _fail(exc)
+    faust_app = build_app(settings, profiles, sink)
+    faust.Worker(faust_app, loglevel=log_level, quiet=True).execute_from_commandline()
+
+
+@profile_app.command("build")
+def profile_build(
+    reference: Path = typer.Argument(..., help="Reference data: CSV, TSV or JSON Lines of feature rows."),
+    model: str = typer.Option(..., "--model", "-m", help="Model id the profile is for."),
+    model_version: str = typer.Option("", "--model-version", help="Only for this version (default: all versions)."),
+    bins: int = typer.Option(10, help="Quantile bins per numeric feature."),
+    prediction_column: str = typer.Option("prediction", help="Column holding the prediction, profiled apart."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns that are not features (repeatable)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this JSON file."),
+    publish: bool = typer.Option(False, "--publish", help="Publish to the profiles topic."),
+) -> None:
+    """Build a reference profile from a data set; write it and/or publish it."""
+    from detectors import DetectorError, build_profile
+    from schemas import ProfileMessage
+    from streams.reference_data import read_columns
+
+    try:
+        columns = read_columns(reference, exclude=exclude)
+        prediction = columns.pop(prediction_column, None)
+        profile = build_profile(columns, bins=bins, prediction=prediction)
+    except (DriftlineError, DetectorError) as exc:
+        _fail(exc)
+    message = ProfileMessage(model_id=model, model_version=model_version, source=str(reference),
+                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(), profile=profile.to_dict())
+    payload = message.model_dump_json().encode()
+    err.print(f"profile of [bold]{message.key}[/]: {profile.rows} rows, {len(profile.features)} features "
+              f"({', '.join(f'{n}:{p.kind}' for n, p in profile.features.items())})")
+    if output is not None:
+        output.write_bytes(payload)
+        err.print(f"wrote {output}")
+    if publish:
+        try:
+            from streams.publish import publish_profile
+
+            topic = publish_profile(_settings(), message.key, payload)
+        except DriftlineError as exc:
+            _fail(exc)
+        err.print(f"published to {topic} (key {message.key!r})")
+    if output is None and not publish:
+        sys.stdout.write(payload.decode() + "\n")
+
+
+@app.command()
+def simulate(
+    rate: float = typer.Option(200.0, help="Events per second per model."),
+    batch: int = typer.Option(50, help="Events per Kafka message (1 = single-event messages)."),
+    shift_after: float = typer.Option(60.0, help="Seconds before one feature of 'fraud' shifts."),
+    shift: float = typer.Option(1.0, help="Size of the shift, in standard deviations."),
+    duration: float = typer.Option(0.0, help="Stop after this many seconds (0 = until interrupted)."),
+    seed: int = typer.Option(1),
+    reference_dir: Optional[Path] = typer.Option(None, help="Instead: write reference CSVs for both models here."),
+) -> None:
+    """A synthetic inference service for two models ('fraud' and 'churn')."""
+    from streams import simulate as sim
+
+    if reference_dir is not None:
+        reference_dir.mkdir(parents=True, exist_ok=True)
+        for m in sim.MODELS:
+            sim.write_reference_csv(reference_dir / f"{m}.csv", m, 20_000)
+            err.print(f"wrote {reference_dir / f'{m}.csv'}")
+        return
+    from streams.publish import EventProducer
+
+    try:
+        settings = _settings()
+        producer = EventProducer(settings)
+    except DriftlineError as exc:
+        _fail(exc)
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    sent = 0
+    tick = max(batch / rate, 0.05)
+    err.print(f"simulating models {', '.join(sim.MODELS)} at {rate:.0f} events/s each → {settings.predictions_topic}; "
+              f"'fraud' shifts its 'amount' after {shift_after:.0f} s")
+    shifted = False
+    try:
+        while duration <= 0 or time.time() - start < duration:
+            elapsed = time.time() - start
+            if elapsed >= shift_after and not shifted:
+                shifted = True
+                err.print(f"[yellow]{time.strftime('%H:%M:%S')} shifting 'amount' of model 'fraud' now[/]")
+            for model in sim.MODELS:
+                s = shift if (shifted and model == "fraud") else 0.0
+                events = sim.make_events(model, sim.feature_rows(model, batch, rng, s), sim.now_ms(), rng)
+                producer.send_events(model, events, batch)
+                sent += len(events)
+            time.sleep(max(0.0, tick - (time.time() - start - elapsed)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.flush()
+        err.print(f"sent {sent} events")
+
+
+@app.command()
+def alerts(
+    from_beginning: bool = typer.Option(False, help="Show past alerts too."),
+    follow: bool = typer.Option(True, help="Keep waiting for new alerts."),
+) -> None:
+    """Print alerts from the alerts topic as they arrive (one JSON object per line)."""
+    from streams.publish import follow_topic
+
+    try:
+        for value in follow_topic(_settings(), _settings().alerts_topic, from_beginning, follow):
+            sys.stdout.write(value.decode() + "\n")
+            sys.stdout.flush()
+    except DriftlineError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""From one Kafka message value to valid events plus rejects for the DLQ.
+
+A value is one event (JSON object) or a batch `{"events": [...]}`. In a batch only the bad events
+are rejected; a reject of a batch member carries that event re-serialised as JSON (the batch's
+original bytes are not split), a reject of a whole message carries its original bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
+from schemas.fast_path import fast_accept
+
+
+@dataclass(frozen=True)
+class Reject:
+    value: bytes
+    reason: str  # "<code>: <detail>", code one of too_large, not_json, invalid_batch, invalid_event
+
+
+@dataclass
+class Decoded:
+    events: list[dict] = field(default_factory=list)
+    times_ms: list[int] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def decode_message(raw: bytes | None) -> Decoded:
+    out = Decoded()
+    if raw is None:
+        out.rejects.append(Reject(b"", "not_json: empty message value"))
+        return out
+    if len(raw) > MAX_MESSAGE_BYTES:
+        out.rejects.append(Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"))
+        return out
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        out.rejects.append(Reject(raw, f"not_json: {exc}"))
+        return out
+    if obj.__class__ is dict and "events" in obj and "event_id" not in obj:
+        events = obj["events"]
+        if events.__class__ is not list:
+            out.rejects.append(Reject(raw, "invalid_batch: 'events' must be a list of events"))
+            return out
+        for event in events:
+            _accept_or_reject(event, None, out)
+    else:
+        _accept_or_reject(obj, raw, out)
+    return out
+
+
+def _accept_or_reject(event: object, raw: bytes | None, out: Decoded) -> None:
+    ts = fast_accept(event)
+    if ts is None:
+        try:
+            model = PredictionEvent.model_validate(event)
+        except ValidationError as exc:
+            value = raw if raw is not None else orjson.dumps(event)
+            out.rejects.append(Reject(value, f"invalid_event: {_explain(exc)}"))
+            return
+        ts = event_time_ms(model.timestamp)
+        event = model.model_dump()
+    out.events.append(event)
+    out.times_ms.append(ts)
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,111 @@
+"""Every worker's view of the compacted `<prefix>.profiles` topic.
+
+A plain confluent-kafka consumer with no group reads all partitions from the beginning, so every
+worker sees every profile regardless of which prediction partitions it owns; a background thread
+keeps following the topic, so a newly published profile applies from the next window on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from pydantic import ValidationError
+
+from detectors import DetectorError, ReferenceProfile
+from schemas import ProfileMessage, profile_key
+from streams.settings import Settings
+
+log = logging.getLogger("driftline.profiles")
+
+
+class ProfileStore:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._profiles: dict[str, ReferenceProfile] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Consumer | None = None
+
+    def get(self, model_id: str, model_version: str = "") -> ReferenceProfile | None:
+        """The version's own profile if there is one, else the model-wide one."""
+        with self._lock:
+            if model_version:
+                found = self._profiles.get(profile_key(model_id, model_version))
+                if found is not None:
+                    return found
+            return self._profiles.get(model_id)
+
+    def put(self, key: str, profile: ReferenceProfile | None) -> None:
+        with self._lock:
+            if profile is None:
+                self._profiles.pop(key, None)
+            else:
+                self._profiles[key] = profile
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Read the topic to its end (so the first windows see existing profiles), then follow it."""
+        topic = self._settings.profiles_topic
+        consumer = Consumer({
+            "bootstrap.servers": self._settings.bootstrap_servers,
+            "group.id": f"driftline-profiles-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        })
+        metadata = consumer.list_topics(topic, timeout=timeout_s)
+        partitions = list(metadata.topics[topic].partitions) if topic in metadata.topics else []
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        ends = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            if high > low:
+                ends[p] = high
+        self._consumer = consumer
+        while ends:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            self._handle(msg)
+            if msg.error() is None and msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        log.info("loaded %d reference profile(s) from %s", len(self._profiles), topic)
+        self._thread = threading.Thread(target=self._follow, name="driftline-profiles", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        assert self._consumer is not None
+        while not self._stop.is_set():
+            try:
+                msg = self._consumer.poll(0.5)
+            except KafkaException as exc:  # keep the last known profiles on a broker hiccup
+                log.warning("profile topic poll failed: %s", exc)
+                continue
+            if msg is not None:
+                self._handle(msg)
+        self._consumer.close()
+
+    def _handle(self, msg) -> None:
+        if msg.error() is not None:
+            log.warning("profile topic error: %s", msg.error())
+            return
+        key = (msg.key() or b"").decode("utf-8", "replace")
+        if not msg.value():
+            self.put(key, None)
+            log.info("profile %r deleted", key)
+            return
+        try:
+            message = ProfileMessage.model_validate_json(msg.value())
+            profile = ReferenceProfile.from_dict(message.profile)
+        except (ValidationError, DetectorError) as exc:
+            log.error("ignoring malformed profile at %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+            return
+        self.put(message.key, profile)
+        log.info("profile %r loaded (%d features)", message.key, len(profile.features))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,63 @@
+"""All settings of driftline, from DRIFTLINE_* environment variables or the `.driftline.env` file
+that `make stack-up` writes. Secrets are SecretStr so they never reach a log line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_file=".driftline.env", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: SecretStr = SecretStr("")
+    influx_org: str = "driftline"
+    influx_bucket: str = "driftline"
+    window_seconds: float = Field(60.0, gt=0)
+    allowed_lateness_seconds: float = Field(5.0, ge=0)
+    idle_grace_seconds: float = Field(5.0, ge=0)
+    psi_threshold: float = Field(0.2, gt=0)
+    psi_major_threshold: float = Field(0.25, gt=0)
+    topic_prefix: str = Field("driftline", min_length=1)
+    topic_partitions: int = Field(4, ge=1)
+    app_id: str = "driftline-worker"
+    worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
+    log_level: str = "info"
+
+    @property
+    def predictions_topic(self) -> str:
+        return f"{self.topic_prefix}.predictions"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}.alerts"
+
+    @property
+    def profiles_topic(self) -> str:
+        return f"{self.topic_prefix}.profiles"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}.predictions.dlq"
+
+    @property
+    def window_ms(self) -> int:
+        return int(round(self.window_seconds * 1000))
+
+    @property
+    def lateness_ms(self) -> int:
+        return int(round(self.allowed_lateness_seconds * 1000))
+
+    @property
+    def idle_grace_ms(self) -> int:
+        return int(round(self.idle_grace_seconds * 1000))
+
+    def safe_summary(self) -> dict[str, object]:
+        """Settings fit for a log line: the token is never included."""
+        data = self.model_dump(exclude={"influx_token"})
+        data["influx_token"] = "***" if self.influx_token.get_secret_value() else "(unset)"
+        return data

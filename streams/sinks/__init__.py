@@ -1,0 +1,1 @@
+"""Where window results go: InfluxDB points and alert events."""

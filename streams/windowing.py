@@ -1,0 +1,137 @@
+"""Event-time tumbling windows of one Kafka partition, closed by watermark or by idleness.
+
+Pure Python (no faust) so it can be tested on its own. The watermark is the largest event time
+seen in the partition. A window [start, end) closes when the watermark passes end + allowed
+lateness, or, when the partition has had no event for the idle grace, when the wall clock passes
+end + lateness + idle grace. An event whose window has already closed is late: it is counted in
+`late_count` of its model's current window, which is never a closed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.profile import ReferenceProfile
+from detectors.window import ModelWindow
+from streams.columns import categorical_column, latency_column, numeric_column
+
+WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
+ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
+
+
+@dataclass
+class OpenWindow:
+    key: WindowKey
+    end_ms: int
+    state: ModelWindow
+    first_offset: int  # offset of the first message that touched this window (replay starts here)
+
+
+@dataclass
+class ClosedWindow:
+    model_id: str
+    model_version: str
+    start_ms: int
+    end_ms: int
+    state: ModelWindow
+    first_offset: int
+    closed_by: str  # "watermark" or "idle"
+
+
+@dataclass
+class PartitionWindows:
+    window_ms: int
+    lateness_ms: int
+    idle_grace_ms: int
+    profiles: ProfileLookup
+    watermark_ms: int | None = None
+    closed_until_ms: int = 0  # every window ending at or before this is closed
+    last_event_wall_ms: float = 0.0
+    windows: dict[WindowKey, OpenWindow] = field(default_factory=dict)
+
+    def window_start(self, t_ms: int) -> int:
+        return t_ms - (t_ms % self.window_ms)
+
+    def add(self, events: Sequence[dict], times_ms: Sequence[int], *, offset: int, wall_ms: float) -> set[WindowKey]:
+        """Apply one message's events; returns the keys of windows this message opened."""
+        self.last_event_wall_ms = wall_ms
+        if not events:
+            return set()
+        times = np.asarray(times_ms, dtype=np.int64)
+        starts = times - (times % self.window_ms)
+        max_t = int(times.max())
+        # Group by (model, version, window start); the common case is one group per message.
+        groups: dict[WindowKey, list[int]] = {}
+        for i, (event, start) in enumerate(zip(events, starts.tolist())):
+            key = (event["model_id"], event.get("model_version") or "", start)
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [i]
+            else:
+                members.append(i)
+        # The watermark moves only after the whole message is applied: a batch is one unit.
+        opened: set[WindowKey] = set()
+        for key, idx in groups.items():
+            model_id, version, start = key
+            if start + self.window_ms <= self.closed_until_ms:
+                target = self._window(model_id, version, self._current_start(), offset, opened)
+                target.state.add_late(len(idx))
+                continue
+            window = self._window(model_id, version, start, offset, opened)
+            members = events if len(idx) == len(events) else [events[i] for i in idx]
+            self._apply(window.state, members)
+        if self.watermark_ms is None or max_t > self.watermark_ms:
+            self.watermark_ms = max_t
+        return opened
+
+    def _current_start(self) -> int:
+        current = self.window_start(self.watermark_ms) if self.watermark_ms is not None else 0
+        return max(current, self.closed_until_ms)
+
+    def _window(self, model_id: str, version: str, start: int, offset: int, opened: set[WindowKey]) -> OpenWindow:
+        key = (model_id, version, start)
+        window = self.windows.get(key)
+        if window is None:
+            profile = self.profiles(model_id, version)
+            window = OpenWindow(key, start + self.window_ms, ModelWindow(profile), offset)
+            self.windows[key] = window
+            opened.add(key)
+        return window
+
+    @staticmethod
+    def _apply(state: ModelWindow, events: Sequence[dict]) -> None:
+        features = [e["features"] for e in events]
+        columns: dict[str, object] = {}
+        type_errors: dict[str, int] = {}
+        for name in state.feature_names:
+            if state.is_numeric(name):
+                columns[name], type_errors[name] = numeric_column(features, name)
+            else:
+                columns[name] = categorical_column(features, name)
+        state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
+
+    def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
+        """Close every window that is due by watermark or, when idle, by wall clock; oldest first."""
+        limit = None
+        if self.watermark_ms is not None:
+            # Largest window end E with E + lateness <= watermark (ends are multiples of the size).
+            limit = self.window_start(self.watermark_ms - self.lateness_ms)
+        closed_by = "watermark"
+        if self.windows and wall_ms - self.last_event_wall_ms >= self.idle_grace_ms:
+            idle_limit = self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)
+            if limit is None or idle_limit > limit:
+                limit, closed_by = idle_limit, "idle"
+        if limit is None:
+            return []
+        due = sorted((w for w in self.windows.values() if w.end_ms <= limit), key=lambda w: (w.key[2], w.key[:2]))
+        for w in due:
+            del self.windows[w.key]
+        self.closed_until_ms = max(self.closed_until_ms, limit)
+        return [ClosedWindow(w.key[0], w.key[1], w.key[2], w.end_ms, w.state, w.first_offset, closed_by) for w in due]
+
+    def min_open_offset(self) -> int | None:
+        """The offset replay must start from so that every open window is rebuilt."""
+        return min((w.first_offset for w in self.windows.values()), default=None)

@@ -1,0 +1,65 @@
+import numpy as np
+
+from detectors.profile import build_profile
+from streams.windowing import PartitionWindows
+
+W = 60_000
+
+
+def _ev(model="m", t=0, x=0.0, lat=1.0):
+    return {"model_id": model, "model_version": "1", "features": {"x": x}, "latency_ms": lat, "event_id": "e"}, t
+
+
+def _windows(profile=None):
+    return PartitionWindows(W, 5_000, 5_000, lambda m, v: profile)
+
+
+def _add(pw, items, offset=0, wall=0.0):
+    evs, times = zip(*items)
+    return pw.add(list(evs), list(times), offset=offset, wall_ms=wall)
+
+
+def test_window_closes_when_watermark_passes_end_plus_lateness():
+    pw = _windows()
+    _add(pw, [_ev(t=1_000), _ev(t=59_000)])
+    assert pw.pop_due(wall_ms=0) == []
+    _add(pw, [_ev(t=64_999)], offset=1)
+    assert pw.pop_due(wall_ms=0) == []
+    _add(pw, [_ev(t=65_000)], offset=2)
+    closed = pw.pop_due(wall_ms=0)
+    assert [(c.start_ms, c.state.count, c.first_offset) for c in closed] == [(0, 2, 0)]
+    assert pw.min_open_offset() == 1
+
+
+def test_late_event_counts_in_current_window_not_rewriting_closed_one():
+    pw = _windows()
+    _add(pw, [_ev(t=1_000)])
+    _add(pw, [_ev(t=70_000)], offset=1)
+    assert [c.start_ms for c in pw.pop_due(0)] == [0]
+    _add(pw, [_ev(t=2_000), _ev(t=3_000)], offset=2)
+    assert pw.pop_due(0) == []
+    (current,) = pw.windows.values()
+    assert current.key[2] == W and current.state.count == 1 and current.state.late_count == 2
+
+
+def test_idle_partition_closes_by_wall_clock_after_grace():
+    pw = _windows()
+    _add(pw, [_ev(t=1_000)], wall=100_000.0)
+    # Wall clock is past end + lateness + grace, but the partition has not been idle long enough.
+    assert pw.pop_due(wall_ms=104_000.0) == []
+    closed = pw.pop_due(wall_ms=105_000.0)
+    assert [(c.start_ms, c.closed_by) for c in closed] == [(0, "idle")]
+    # A straggler for the closed window is late, counted in a window that is not closed.
+    _add(pw, [_ev(t=2_000)], offset=5, wall=106_000.0)
+    (current,) = pw.windows.values()
+    assert current.state.late_count == 1 and current.key[2] + W > pw.closed_until_ms
+
+
+def test_windows_are_per_model_and_features_binned_against_profile():
+    profile = build_profile({"x": list(np.linspace(0, 1, 101))}, bins=4)
+    pw = PartitionWindows(W, 0, 5_000, lambda m, v: profile if m == "a" else None)
+    _add(pw, [_ev("a", 1, 0.1), _ev("b", 2, 0.9), _ev("a", 3, None)])
+    _add(pw, [_ev("a", W, 0.5)], offset=1)
+    closed = {c.model_id: c.state.snapshot() for c in pw.pop_due(0)}
+    assert closed["a"]["count"] == 2 and closed["a"]["features"]["x"]["missing_share"] == 0.5
+    assert closed["b"]["count"] == 1 and closed["b"]["features"] == {}
