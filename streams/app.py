@@ -21,6 +21,7 @@ from streams.alerts import window_alerts
 from streams.decoding import decode_message
 from streams.profiles import ProfileStore
 from streams.settings import Settings
+from streams.topics import MAX_TOPIC_MESSAGE_BYTES
 from streams.sinks.influx import InfluxSink
 from streams.windowing import ClosedWindow, PartitionWindows
 
@@ -129,6 +130,8 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         topic_disable_leader=True,
         broker_commit_interval=1.0,
         producer_compression_type="lz4",
+        producer_max_request_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+        consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     predictions = app.topic(settings.predictions_topic, **raw)
