@@ -17,3 +17,27 @@ stack-status:
 	@$(STACK) status || true
 
 # other targets below
+.PHONY: install test demo bench
+
+VENV := .venv
+
+# Creates .venv and installs driftline with its test extras (idempotent, fast when nothing changed).
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	@$(PYTHON) -m pip install -q --upgrade pip
+	@$(PYTHON) -m pip install -q -e '.[test]'
+	@touch $@
+
+# The whole test suite against the real local stack; the stack is stopped afterwards either way.
+test: install
+	@deploy/run-tests.sh $(PYTEST_ARGS)
+
+# Stack, worker, reference profiles and a simulated inference service; Ctrl-C stops all of it.
+demo: install
+	@deploy/demo.sh
+
+# Throughput of the worker against bare aiokafka and a bare faust agent on the real stack.
+bench: install
+	@deploy/run-bench.sh

@@ -59,8 +59,9 @@ def read_columns(path: Path, *, exclude: Iterable[str] = ()) -> dict[str, list[o
     columns: dict[str, list[object]] = {}
     n = 0
     for row in _rows(path):
-        for name in row.keys() - columns.keys() - skip:
-            columns[name] = [None] * n
+        for name in row:
+            if name not in columns and name not in skip:
+                columns[name] = [None] * n
         for name, values in columns.items():
             value = row.get(name)
             values.append(value if isinstance(value, (int, float, str, bool)) or value is None else str(value))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts the local stack, runs the test suite against it, stops the stack (always).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+started=1  # the spec: nothing is left running after `make test`
+cleanup() { if [[ $started == 1 ]]; then deploy/stack.sh down >&2 || true; fi; }
+trap cleanup EXIT INT TERM
+env_lines=$(deploy/stack.sh up) || { echo "stack failed to start" >&2; exit 1; }
+eval "$env_lines"
+"$PY" -m pytest "$@"
+rc=$?
+if [[ $rc == 5 ]]; then echo "no tests were collected" >&2; fi
+exit $rc
