@@ -19,3 +19,45 @@ def window_alerts(window: ClosedWindow, settings: Settings) -> list[DriftAlert]:
                 window_end=window.end_ms, feature=feature, statistic="psi", value=value,
                 threshold=settings.psi_threshold, major_threshold=settings.psi_major_threshold))
     return alerts
+
+
+def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float = 30.0) -> set[str]:
+    """Ids of alerts already on the alerts topic (the last `hours`), so a replay after a crash does
+    not publish the same alert twice."""
+    import time
+    import uuid
+
+    import orjson
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = settings.alerts_topic
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"driftline-read-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    ids: set[str] = set()
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s)
+        if topic not in metadata.topics:
+            return ids
+        since = int((time.time() - hours * 3600) * 1000)
+        wanted = [TopicPartition(topic, p, since) for p in metadata.topics[topic].partitions]
+        starts = consumer.offsets_for_times(wanted, timeout=timeout_s)
+        ends = {}
+        for tp in starts:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout_s)
+            if 0 <= tp.offset < high:
+                ends[tp.partition] = high
+        consumer.assign([tp for tp in starts if tp.partition in ends])
+        deadline = time.time() + timeout_s
+        while ends and time.time() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error() is not None:
+                continue
+            try:
+                ids.add(orjson.loads(msg.value())["alert_id"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                pass
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        return ids
+    finally:
+        consumer.close()

@@ -6,22 +6,27 @@ points go to InfluxDB (sinks/influx.py) and whose alerts go to the alerts topic.
 
 Delivery: offsets are committed only past messages whose windows are all written. The first
 message of every open window is held un-acked, so after a crash the worker replays from the
-oldest open window and rebuilds it; points are keyed by window start, so rewrites overwrite.
+oldest open window and rebuilds it. After each close a per-partition checkpoint (checkpoint.py)
+records which windows closed when, so the replay skips what was written and counts late events
+where they were counted. Points are keyed by window start, so a rewrite overwrites; alert ids
+are deterministic and checked against the alerts topic, so an alert is published once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
 
 import faust
 
-from streams.alerts import window_alerts
+from streams.alerts import recent_alert_ids, window_alerts
+from streams.checkpoint import PartitionCheckpoint
 from streams.decoding import decode_message
 from streams.profiles import ProfileStore
 from streams.settings import Settings
-from streams.topics import MAX_TOPIC_MESSAGE_BYTES
+from streams.topics import MAX_TOPIC_MESSAGE_BYTES, read_compacted
 from streams.sinks.influx import InfluxSink
 from streams.windowing import ClosedWindow, PartitionWindows
 
@@ -35,8 +40,11 @@ def _brokers(bootstrap: str) -> list[str]:
 class WindowRunner:
     """Per-partition windows plus the events held un-acked until their windows are written."""
 
-    def __init__(self, settings: Settings, profiles: ProfileStore, sink: InfluxSink, alerts_topic, dlq_topic):
+    def __init__(self, settings: Settings, profiles: ProfileStore, sink: InfluxSink, alerts_topic, dlq_topic,
+                 checkpoints_topic):
         self.settings = settings
+        self.checkpoints_topic = checkpoints_topic
+        self.sent_alerts: set[str] = set()
         self.profiles = profiles
         self.sink = sink
         self.alerts_topic = alerts_topic
@@ -44,18 +52,33 @@ class WindowRunner:
         self.partitions: dict[int, PartitionWindows] = {}
         self.held: dict[tuple[int, tuple], object] = {}  # (partition, window key) -> faust Event
         self.refs: dict[tuple[int, int], int] = {}  # (partition, offset) -> open windows holding it
+        # One close at a time per partition: a checkpoint must never cover a close still being written.
+        self.close_locks: dict[int, asyncio.Lock] = {}
         self.stream = None
 
-    def windows_for(self, partition: int) -> PartitionWindows:
+    def _checkpoint_key(self, partition: int) -> bytes:
+        return f"{self.settings.predictions_topic}:{partition}".encode()
+
+    async def windows_for(self, partition: int) -> PartitionWindows:
         pw = self.partitions.get(partition)
         if pw is None:
             s = self.settings
             pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
+            saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._checkpoint_key(partition))
+            if saved is not None:
+                checkpoint = PartitionCheckpoint.from_bytes(saved)
+                pw.resume(checkpoint)
+                log.info("partition %d resumes from checkpoint at offset %d (%d saved closes)", partition,
+                         checkpoint.base_offset, len(checkpoint.transitions))
             self.partitions[partition] = pw
         return pw
 
     async def handle(self, event) -> None:
         message = event.message
+        pw = await self.windows_for(message.partition)
+        if message.offset < pw.skip_before_offset:  # fully accounted before a crash
+            await self.stream.ack(event)
+            return
         decoded = decode_message(event.value)
         for reject in decoded.rejects:
             await self.dlq_topic.send(key=event.key, value=reject.value, headers=[
@@ -64,8 +87,8 @@ class WindowRunner:
                 ("source_partition", str(message.partition).encode()),
                 ("source_offset", str(message.offset).encode()),
             ])
-        pw = self.windows_for(message.partition)
-        opened = pw.add(decoded.events, decoded.times_ms, offset=message.offset, wall_ms=time.time() * 1000)
+        opened, dropped = pw.add(decoded.events, decoded.times_ms, offset=message.offset, wall_ms=time.time() * 1000)
+        await self._release(message.partition, dropped)
         if opened:
             self.refs[(message.partition, message.offset)] = len(opened)
             for key in opened:
@@ -75,19 +98,26 @@ class WindowRunner:
         await self.close_due(message.partition, pw)
 
     async def close_due(self, partition: int, pw: PartitionWindows) -> None:
-        closed = pw.pop_due(time.time() * 1000)
-        if not closed:
-            return
+        async with self.close_locks.setdefault(partition, asyncio.Lock()):
+            closed = pw.pop_due(time.time() * 1000)
+            if closed:
+                await self._publish(partition, pw, closed)
+
+    async def _publish(self, partition: int, pw: PartitionWindows, closed: list[ClosedWindow]) -> None:
         await self.sink.write(closed)
         for window in closed:
             for alert in window_alerts(window, self.settings):
-                await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
+                if alert.alert_id not in self.sent_alerts:
+                    await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
+                    self.sent_alerts.add(alert.alert_id)
             self._log_closed(window)
-        await self._release(partition, closed)
+        # Saved before the acks: a commit (which flushes the producer) can only follow this send.
+        await self.checkpoints_topic.send(key=self._checkpoint_key(partition), value=pw.checkpoint().to_bytes())
+        await self._release(partition, [(w.model_id, w.model_version, w.start_ms) for w in closed])
 
-    async def _release(self, partition: int, closed: Iterable[ClosedWindow]) -> None:
-        for window in closed:
-            event = self.held.pop((partition, (window.model_id, window.model_version, window.start_ms)), None)
+    async def _release(self, partition: int, keys: Iterable[tuple]) -> None:
+        for key in keys:
+            event = self.held.pop((partition, key), None)
             if event is None:
                 continue
             ref = (partition, event.message.offset)
@@ -136,7 +166,8 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     predictions = app.topic(settings.predictions_topic, **raw)
     runner = WindowRunner(settings, profiles, sink, app.topic(settings.alerts_topic, **raw),
-                          app.topic(settings.dlq_topic, **raw))
+                          app.topic(settings.dlq_topic, **raw), app.topic(settings.checkpoints_topic, **raw))
+    runner.sent_alerts = recent_alert_ids(settings)
     app.driftline_runner = runner
 
     @app.agent(predictions, name="driftline.windows")

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.predictions.dlq"
 
     @property
+    def checkpoints_topic(self) -> str:
+        """Internal: per-partition window checkpoints of this worker group (see checkpoint.py)."""
+        return f"{self.app_id}.checkpoints"
+
+    @property
     def window_ms(self) -> int:
         return int(round(self.window_seconds * 1000))
 

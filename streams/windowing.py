@@ -5,10 +5,14 @@ seen in the partition. A window [start, end) closes when the watermark passes en
 lateness, or, when the partition has had no event for the idle grace, when the wall clock passes
 end + lateness + idle grace. An event whose window has already closed is late: it is counted in
 `late_count` of its model's current window, which is never a closed one.
+
+After a crash, `resume(checkpoint)` replays the saved close decisions (see checkpoint.py), so
+the rebuilt windows are exactly those of an uninterrupted run.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +20,7 @@ import numpy as np
 
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
+from streams.checkpoint import PartitionCheckpoint, Transition
 from streams.columns import categorical_column, latency_column, numeric_column
 
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
@@ -28,6 +33,8 @@ class OpenWindow:
     end_ms: int
     state: ModelWindow
     first_offset: int  # offset of the first message that touched this window (replay starts here)
+    watermark_before: int | None  # the partition's watermark and closed-until bound just before
+    closed_until_before: int  # that first message: the base of a replay starting there
 
 
 @dataclass
@@ -51,15 +58,69 @@ class PartitionWindows:
     closed_until_ms: int = 0  # every window ending at or before this is closed
     last_event_wall_ms: float = 0.0
     windows: dict[WindowKey, OpenWindow] = field(default_factory=dict)
+    last_offset: int = -1
+    skip_before_offset: int = -1  # replay: these messages were fully accounted before the crash
+    transitions: list[Transition] = field(default_factory=list)  # closes since the replay base
+    _replay: deque[Transition] = field(default_factory=deque)  # saved closes still to re-apply
+    _watermark_before: int | None = None
+    _closed_until_before: int = 0
+
+    def resume(self, checkpoint: PartitionCheckpoint) -> None:
+        """Continue from a saved checkpoint: the next messages are a replay from its base offset."""
+        self.watermark_ms = checkpoint.base_watermark_ms
+        self.closed_until_ms = checkpoint.base_closed_until_ms
+        self.skip_before_offset = checkpoint.base_offset
+        self.transitions = list(checkpoint.transitions)
+        self._replay = deque(checkpoint.transitions)
+        self.windows.clear()
+
+    @property
+    def replaying(self) -> bool:
+        return bool(self._replay)
+
+    def checkpoint(self) -> PartitionCheckpoint:
+        """What to save after a close so that a crash from here on replays to the same windows."""
+        oldest = min(self.windows.values(), key=lambda w: w.first_offset, default=None)
+        if oldest is None:
+            self.transitions = []
+            return PartitionCheckpoint(self.last_offset + 1, self.watermark_ms, self.closed_until_ms)
+        self.transitions = [t for t in self.transitions if t.after_offset >= oldest.first_offset]
+        return PartitionCheckpoint(oldest.first_offset, oldest.watermark_before, oldest.closed_until_before,
+                                   list(self.transitions))
 
     def window_start(self, t_ms: int) -> int:
         return t_ms - (t_ms % self.window_ms)
 
-    def add(self, events: Sequence[dict], times_ms: Sequence[int], *, offset: int, wall_ms: float) -> set[WindowKey]:
-        """Apply one message's events; returns the keys of windows this message opened."""
+    def add(self, events: Sequence[dict], times_ms: Sequence[int], *, offset: int,
+            wall_ms: float) -> tuple[set[WindowKey], list[WindowKey]]:
+        """Apply one message's events.
+
+        Returns the keys of windows this message opened (their first message) and, during a replay,
+        the keys of windows dropped because they had been closed and written before the crash.
+        """
         self.last_event_wall_ms = wall_ms
-        if not events:
-            return set()
+        if offset < self.skip_before_offset:
+            return set(), []
+        dropped = self._replay_closes(before=offset)
+        self.last_offset = offset
+        opened = self._apply_message(events, times_ms, offset) if events else set()
+        if self._replay and self._replay[0].after_offset == offset:
+            dropped += self._replay_closes(before=offset + 1)
+        return opened, dropped
+
+    def _replay_closes(self, before: int) -> list[WindowKey]:
+        dropped: list[WindowKey] = []
+        while self._replay and self._replay[0].after_offset < before:
+            t = self._replay.popleft()
+            if t.watermark_ms is not None and (self.watermark_ms is None or t.watermark_ms > self.watermark_ms):
+                self.watermark_ms = t.watermark_ms
+            self.closed_until_ms = max(self.closed_until_ms, t.closed_until_ms)
+            for key in [k for k, w in self.windows.items() if w.end_ms <= self.closed_until_ms]:
+                del self.windows[key]
+                dropped.append(key)
+        return dropped
+
+    def _apply_message(self, events: Sequence[dict], times_ms: Sequence[int], offset: int) -> set[WindowKey]:
         times = np.asarray(times_ms, dtype=np.int64)
         starts = times - (times % self.window_ms)
         max_t = int(times.max())
@@ -73,6 +134,7 @@ class PartitionWindows:
             else:
                 members.append(i)
         # The watermark moves only after the whole message is applied: a batch is one unit.
+        self._watermark_before, self._closed_until_before = self.watermark_ms, self.closed_until_ms
         opened: set[WindowKey] = set()
         for key, idx in groups.items():
             model_id, version, start = key
@@ -96,7 +158,8 @@ class PartitionWindows:
         window = self.windows.get(key)
         if window is None:
             profile = self.profiles(model_id, version)
-            window = OpenWindow(key, start + self.window_ms, ModelWindow(profile), offset)
+            window = OpenWindow(key, start + self.window_ms, ModelWindow(profile), offset,
+                                self._watermark_before, self._closed_until_before)
             self.windows[key] = window
             opened.add(key)
         return window
@@ -115,6 +178,8 @@ class PartitionWindows:
 
     def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
         """Close every window that is due by watermark or, when idle, by wall clock; oldest first."""
+        if self._replay:  # replaying: closes come from the saved decisions, at their offsets
+            return []
         limit = None
         if self.watermark_ms is not None:
             # Largest window end E with E + lateness <= watermark (ends are multiples of the size).
@@ -129,9 +194,8 @@ class PartitionWindows:
         due = sorted((w for w in self.windows.values() if w.end_ms <= limit), key=lambda w: (w.key[2], w.key[:2]))
         for w in due:
             del self.windows[w.key]
+        if not due and limit <= self.closed_until_ms:
+            return []
         self.closed_until_ms = max(self.closed_until_ms, limit)
+        self.transitions.append(Transition(self.last_offset, self.closed_until_ms, self.watermark_ms))
         return [ClosedWindow(w.key[0], w.key[1], w.key[2], w.end_ms, w.state, w.first_offset, closed_by) for w in due]
-
-    def min_open_offset(self) -> int | None:
-        """The offset replay must start from so that every open window is rebuilt."""
-        return min((w.first_offset for w in self.windows.values()), default=None)

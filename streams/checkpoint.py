@@ -1,0 +1,50 @@
+"""What a partition's windowing must remember across a crash, and nothing more.
+
+Window contents are not saved: they are rebuilt by replaying the partition from the oldest open
+window's first message (offsets are never committed past it). What replay cannot rebuild is
+which windows had already closed, and when: an event replayed into an already written window
+must be skipped, and a late event must be counted where it was counted before. So after every
+close the worker saves, per partition:
+
+- base: the replay start offset, with the watermark and closed-until bound just before it;
+- transitions: every close since then, as (offset of the last message processed before the close,
+  closed-until after it, watermark at that moment).
+
+Replaying with these decisions gives exactly the windows of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+
+@dataclass(frozen=True)
+class Transition:
+    after_offset: int
+    closed_until_ms: int
+    watermark_ms: int | None
+
+
+@dataclass
+class PartitionCheckpoint:
+    base_offset: int
+    base_watermark_ms: int | None
+    base_closed_until_ms: int
+    transitions: list[Transition] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({
+            "version": 1, "base_offset": self.base_offset, "base_watermark_ms": self.base_watermark_ms,
+            "base_closed_until_ms": self.base_closed_until_ms,
+            "transitions": [[t.after_offset, t.closed_until_ms, t.watermark_ms] for t in self.transitions],
+        })
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "PartitionCheckpoint":
+        data = orjson.loads(raw)
+        if data.get("version") != 1:
+            raise ValueError(f"unknown checkpoint version {data.get('version')!r}")
+        return cls(int(data["base_offset"]), data["base_watermark_ms"], int(data["base_closed_until_ms"]),
+                   [Transition(int(o), int(c), w) for o, c, w in data["transitions"]])
