@@ -30,22 +30,17 @@ def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float =
     import orjson
     from confluent_kafka import Consumer, TopicPartition
 
+    from streams.topics import end_offsets
+
     topic = settings.alerts_topic
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"driftline-read-{uuid.uuid4()}",
                          "enable.auto.commit": False})
     ids: set[str] = set()
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s)
-        if topic not in metadata.topics:
-            return ids
+        offsets = end_offsets(consumer, topic, timeout_s)
         since = int((time.time() - hours * 3600) * 1000)
-        wanted = [TopicPartition(topic, p, since) for p in metadata.topics[topic].partitions]
-        starts = consumer.offsets_for_times(wanted, timeout=timeout_s)
-        ends = {}
-        for tp in starts:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=timeout_s)
-            if 0 <= tp.offset < high:
-                ends[tp.partition] = high
+        starts = consumer.offsets_for_times([TopicPartition(topic, p, since) for p in offsets], timeout=timeout_s)
+        ends = {tp.partition: offsets[tp.partition][1] for tp in starts if 0 <= tp.offset < offsets[tp.partition][1]}
         consumer.assign([tp for tp in starts if tp.partition in ends])
         deadline = time.time() + timeout_s
         while ends and time.time() < deadline:

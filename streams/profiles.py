@@ -11,12 +11,13 @@ import logging
 import threading
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 from pydantic import ValidationError
 
 from detectors import DetectorError, ReferenceProfile
 from schemas import ProfileMessage, profile_key
 from streams.settings import Settings
+from streams.topics import read_compacted
 
 log = logging.getLogger("driftline.profiles")
 
@@ -53,24 +54,10 @@ class ProfileStore:
             "bootstrap.servers": self._settings.bootstrap_servers,
             "group.id": f"driftline-profiles-{uuid.uuid4()}",
             "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
         })
-        metadata = consumer.list_topics(topic, timeout=timeout_s)
-        partitions = list(metadata.topics[topic].partitions) if topic in metadata.topics else []
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        ends = {}
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
-            if high > low:
-                ends[p] = high
+        for key, value in read_compacted(self._settings, topic, timeout_s, consumer=consumer).items():
+            self._handle_value(key.decode("utf-8", "replace"), value, f"{topic} (initial read)")
         self._consumer = consumer
-        while ends:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            self._handle(msg)
-            if msg.error() is None and msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
         log.info("loaded %d reference profile(s) from %s", len(self._profiles), topic)
         self._thread = threading.Thread(target=self._follow, name="driftline-profiles", daemon=True)
         self._thread.start()
@@ -91,16 +78,19 @@ class ProfileStore:
         if msg.error() is not None:
             log.warning("profile topic error: %s", msg.error())
             return
-        key = (msg.key() or b"").decode("utf-8", "replace")
-        if not msg.value():
+        where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+        self._handle_value((msg.key() or b"").decode("utf-8", "replace"), msg.value(), where)
+
+    def _handle_value(self, key: str, value: bytes | None, where: str) -> None:
+        if not value:
             self.put(key, None)
             log.info("profile %r deleted", key)
             return
         try:
-            message = ProfileMessage.model_validate_json(msg.value())
+            message = ProfileMessage.model_validate_json(value)
             profile = ReferenceProfile.from_dict(message.profile)
         except (ValidationError, DetectorError) as exc:
-            log.error("ignoring malformed profile at %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+            log.error("ignoring malformed profile at %s: %s", where, exc)
             return
         self.put(message.key, profile)
         log.info("profile %r loaded (%d features)", message.key, len(profile.features))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.errors import DriftlineError
@@ -9,6 +13,9 @@ from streams.settings import Settings
 
 
 MAX_TOPIC_MESSAGE_BYTES = 8 * 1024 * 1024
+# Errors a freshly created topic returns for a moment while its partition leaders are elected.
+_SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+             KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
@@ -27,8 +34,12 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         NewTopic(settings.checkpoints_topic, 1, 1, config={"cleanup.policy": "compact"}),
     ]
     missing = [t for t in wanted if t.topic not in existing]
-    if not missing:
-        return
+    if missing:
+        _create(admin, missing, timeout_s)
+    wait_for_leaders(admin, [t.topic for t in wanted], timeout_s)
+
+
+def _create(admin: AdminClient, missing: list[NewTopic], timeout_s: float) -> None:
     for topic, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
         try:
             future.result()
@@ -37,26 +48,51 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 raise DriftlineError(f"cannot create topic {topic}: {exc}") from exc
 
 
-def read_compacted(settings: Settings, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes]:
-    """Latest value per key of a (small, compacted) topic, read to its end; tombstones remove keys."""
-    import uuid
+def wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -> None:
+    """A new topic is usable only once every partition has a leader."""
+    deadline = time.time() + timeout_s
+    while True:
+        metadata = admin.list_topics(timeout=timeout_s)
+        ready = all(t in metadata.topics and metadata.topics[t].partitions and
+                    all(p.leader >= 0 for p in metadata.topics[t].partitions.values()) for t in topics)
+        if ready:
+            return
+        if time.time() > deadline:
+            raise DriftlineError(f"topics {topics} have no leader after {timeout_s:.0f} s")
+        time.sleep(0.1)
 
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"driftline-read-{uuid.uuid4()}",
-                         "enable.auto.commit": False})
+def end_offsets(consumer: Consumer, topic: str, timeout_s: float = 30.0) -> dict[int, tuple[int, int]]:
+    """partition -> (low, high) watermark offsets; retried while a new topic's leader settles."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            metadata = consumer.list_topics(topic, timeout=timeout_s)
+            if topic not in metadata.topics or metadata.topics[topic].error is not None:
+                return {}
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+                    for p in metadata.topics[topic].partitions}
+        except KafkaException as exc:
+            if time.time() > deadline or not exc.args[0].retriable() and exc.args[0].code() not in _SETTLING:
+                raise DriftlineError(f"cannot read offsets of {topic}: {exc}") from exc
+            time.sleep(0.2)
+
+
+def read_compacted(settings: Settings, topic: str, timeout_s: float = 30.0,
+                   consumer: Consumer | None = None) -> dict[bytes, bytes]:
+    """Latest value per key of a (small, compacted) topic, read to its end; tombstones remove keys.
+
+    With a `consumer` given, it is left assigned just past what was read, ready to follow the topic.
+    """
+    own = consumer is None
+    if consumer is None:
+        consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                             "group.id": f"driftline-read-{uuid.uuid4()}", "enable.auto.commit": False})
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s)
-        partitions = list(metadata.topics[topic].partitions) if topic in metadata.topics else []
-        ends = {}
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
-            if high > low:
-                ends[p] = high
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        offsets = end_offsets(consumer, topic, timeout_s)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in offsets])
+        ends = {p: high for p, (low, high) in offsets.items() if high > low}
         latest: dict[bytes, bytes] = {}
-        import time
-
         deadline = time.time() + timeout_s
         while ends and time.time() < deadline:
             msg = consumer.poll(0.2)
@@ -72,4 +108,5 @@ def read_compacted(settings: Settings, topic: str, timeout_s: float = 30.0) -> d
             raise DriftlineError(f"timed out reading {topic}")
         return latest
     finally:
-        consumer.close()
+        if own:
+            consumer.close()
