@@ -159,6 +159,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         topic_allow_declare=False,
         topic_disable_leader=True,
         broker_commit_interval=1.0,
+        # A restarted worker waits for its dead predecessor to leave the group: keep that short.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         producer_compression_type="lz4",
         producer_max_request_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
         consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
