@@ -26,8 +26,9 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
-	@$(PYTHON) -m pip install -q --upgrade pip
-	@$(PYTHON) -m pip install -q -e '.[test]'
+	@echo "installing driftline into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(PYTHON) -m pip install --upgrade pip && $(PYTHON) -m pip install -e '.[test]'; } >$(VENV)/install.log 2>&1 \
+		|| { tail -30 $(VENV)/install.log; echo "install failed; see $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 # The whole test suite against the real local stack; the stack is stopped afterwards either way.

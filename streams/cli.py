@@ -161,14 +161,28 @@ def simulate(
 def alerts(
     from_beginning: bool = typer.Option(False, help="Show past alerts too."),
     follow: bool = typer.Option(True, help="Keep waiting for new alerts."),
+    pretty: bool = typer.Option(False, help="One readable line per alert instead of JSON."),
 ) -> None:
     """Print alerts from the alerts topic as they arrive (one JSON object per line)."""
     from streams.publish import follow_topic
 
+    out = Console(highlight=False)
     try:
-        for value in follow_topic(_settings(), _settings().alerts_topic, from_beginning, follow):
-            sys.stdout.write(value.decode() + "\n")
-            sys.stdout.flush()
+        settings = _settings()
+        for value in follow_topic(settings, settings.alerts_topic, from_beginning, follow):
+            if not pretty:
+                sys.stdout.write(value.decode() + "\n")
+                sys.stdout.flush()
+                continue
+            try:
+                a = orjson.loads(value)
+                colour = "red" if a["severity"] == "major" else "yellow"
+                out.print(f"[bold {colour}]ALERT[/] {a['model_id']}/{a['model_version'] or '-'} "
+                          f"[bold]{a['feature']}[/] {a['statistic']}={a['value']:.3f} >= {a['threshold']} "
+                          f"({a['severity']}) window {a['window_start'][11:19]}-{a['window_end'][11:19]} UTC "
+                          f"id {a['alert_id'][:12]}")
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                out.print(f"[dim]unreadable alert: {value[:200]!r}[/]")
     except DriftlineError as exc:
         _fail(exc)
     except KeyboardInterrupt:
