@@ -22,7 +22,7 @@ class NumericWindowState:
     >>> prof = NumericProfile.from_values(np.arange(1000.0), bins=10)
     >>> s = NumericWindowState(prof)
     >>> s.update(np.arange(0.0, 1000.0, 2.0))
-    >>> round(s.snapshot()["psi"], 6), s.snapshot()["missing_share"]
+    >>> round(s.snapshot()["psi"], 3), s.snapshot()["missing_share"]
     (0.0, 0.0)
     """
 

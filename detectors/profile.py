@@ -21,13 +21,32 @@ PROFILE_FORMAT_VERSION = 1
 DEFAULT_BINS = 10
 
 
+def quantile_edges(present: np.ndarray, bins: int) -> np.ndarray:
+    """Inner bin edges at the reference's empirical quantiles, so that no reference bin is empty.
+
+    Edges are sample values (inverted-CDF quantiles), not interpolations: with ties an
+    interpolated edge could fall strictly between two values and leave a bin empty. Duplicate
+    quantiles (ties) collapse into one edge and an edge at the minimum is dropped, so every bin
+    [e_i, e_i+1) holds at least e_i. A constant column c gets the edges (c, next float after c):
+    a window is compared on "below c", "exactly c" and "above c".
+
+    >>> quantile_edges(np.array([0.0] * 600 + [1.0] * 200 + [2.0] * 200), 10).tolist()
+    [1.0, 2.0]
+    """
+    lo = present.min()
+    if lo == present.max():
+        return np.array([lo, np.nextafter(lo, np.inf)])
+    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)[1:-1], method="inverted_cdf"))
+    return edges[edges > lo]
+
+
 @dataclass(frozen=True)
 class NumericProfile:
     """Quantile bins of a numeric reference column.
 
     >>> p = NumericProfile.from_values(np.arange(100.0), bins=4)
     >>> p.edges, p.shares
-    ((24.75, 49.5, 74.25), (0.25, 0.25, 0.25, 0.25))
+    ((24.0, 49.0, 74.0), (0.24, 0.25, 0.25, 0.26))
     """
 
     edges: tuple[float, ...]
@@ -46,8 +65,7 @@ class NumericProfile:
         present = values[~np.isnan(values)]
         if present.size == 0:
             raise DetectorError("a numeric reference column needs at least one value")
-        # Duplicate quantiles (ties, constant columns) collapse into one edge: fewer, non-empty bins.
-        edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        edges = quantile_edges(present, bins)
         counts, missing = bin_numeric(values, edges)
         return cls(
             edges=tuple(float(e) for e in edges),

@@ -20,9 +20,9 @@ class ModelWindow:
 
     >>> from detectors.profile import build_profile
     >>> w = ModelWindow(build_profile({"x": [0.0, 1.0, 2.0, 3.0]}, bins=2))
-    >>> w.update({"x": np.array([0.5, 2.5])}, latencies_ms=np.array([3.0, 5.0]), events=2)
+    >>> w.update({"x": np.array([0.5, 1.5, 2.5, 3.0])}, latencies_ms=np.array([3.0, 5.0, 4.0, 4.0]), events=4)
     >>> w.count, w.snapshot()["latency"]["latency_mean_ms"], round(w.snapshot()["features"]["x"]["psi"], 6)
-    (2, 4.0, 0.0)
+    (4, 4.0, 0.0)
     """
 
     def __init__(self, profile: ReferenceProfile | None) -> None:

@@ -1,0 +1,80 @@
+"""The fast pre-check accepts only what the pydantic model accepts; decoding routes the rest."""
+
+import numpy as np
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from schemas import DriftAlert, PredictionEvent, event_time_ms
+from schemas.fast_path import fast_accept
+from streams.decoding import decode_message
+
+GOOD = {"event_id": "e1", "model_id": "m", "model_version": "2", "timestamp": 1_700_000_000_000,
+        "features": {"a": 1.5, "b": "x", "c": None, "d": True, "e": 3}, "prediction": 0.7, "latency_ms": 4}
+ODD_VALUES = [None, True, False, 0, -1, 1.5, -0.5, "", "x", "2024-01-01T00:00:00Z", [], [1], {}, {"k": 1},
+              {"k": "v"}, 10**20, 2]
+
+
+def _mutations(rng: np.random.Generator, n: int):
+    keys = list(GOOD) + ["schema_version", "extra"]
+    for _ in range(n):
+        event = dict(GOOD)
+        for _ in range(int(rng.integers(1, 3))):
+            key = keys[int(rng.integers(len(keys)))]
+            roll = rng.random()
+            if roll < 0.15:
+                event.pop(key, None)
+            elif key == "features" and roll < 0.6:
+                event["features"] = {**GOOD["features"], "z": ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]}
+            elif key == "prediction" and roll < 0.6:
+                event["prediction"] = {"yes": ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]}
+            else:
+                event[key] = ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
+        yield event
+
+
+def test_fast_path_never_accepts_what_pydantic_rejects():
+    accepted_fast = 0
+    for event in _mutations(np.random.default_rng(0), 5_000):
+        ts = fast_accept(event)
+        try:
+            model = PredictionEvent.model_validate(event)
+        except ValidationError:
+            assert ts is None, event
+            continue
+        if ts is not None:
+            accepted_fast += 1
+            assert ts == event_time_ms(model.timestamp)
+    assert accepted_fast > 500  # the fast path does carry the common case
+
+
+def test_rfc3339_and_epoch_ms_timestamps_agree():
+    a = decode_message(orjson.dumps({**GOOD, "timestamp": "2023-11-14T22:13:20Z"}))
+    b = decode_message(orjson.dumps({**GOOD, "timestamp": 1_700_000_000_000}))
+    assert a.times_ms == b.times_ms == [1_700_000_000_000]
+
+
+@pytest.mark.parametrize("raw, code", [
+    (b"\xff\xfe", "not_json"), (b"[1, 2]", "invalid_event"), (b'{"events": {}}', "invalid_batch"),
+    (orjson.dumps({**GOOD, "latency_ms": -1}), "invalid_event"), (b" " * (1024 * 1024 + 1), "too_large"),
+])
+def test_bad_messages_are_rejected_with_a_reason(raw, code):
+    decoded = decode_message(raw)
+    assert not decoded.events and len(decoded.rejects) == 1
+    assert decoded.rejects[0].reason.startswith(code + ":") and decoded.rejects[0].value == raw
+
+
+def test_only_bad_events_of_a_batch_are_rejected():
+    batch = {"events": [GOOD, {**GOOD, "features": {"f": [1]}}, {**GOOD, "event_id": "e2"}, "nope"]}
+    decoded = decode_message(orjson.dumps(batch))
+    assert [e["event_id"] for e in decoded.events] == ["e1", "e2"]
+    assert [r.reason.split(":")[0] for r in decoded.rejects] == ["invalid_event", "invalid_event"]
+    assert orjson.loads(decoded.rejects[0].value)["features"] == {"f": [1]}
+
+
+def test_alert_ids_are_deterministic_and_severity_follows_value():
+    kw = dict(model_id="m", model_version="1", window_start=0, window_end=60_000, feature="f", statistic="psi",
+              threshold=0.2)
+    a, b = DriftAlert.for_window(value=0.21, **kw), DriftAlert.for_window(value=0.9, **kw)
+    assert a.alert_id == b.alert_id and (a.severity, b.severity) == ("minor", "major")
+    assert a.window_start == "1970-01-01T00:00:00.000Z"
