@@ -33,6 +33,8 @@ class ModelWindow:
         self._features: dict[str, NumericWindowState | CategoricalWindowState] = (
             {} if profile is None else {name: new_window_state(p) for name, p in profile.features.items()}
         )
+        self._numeric = tuple(n for n, s in self._features.items() if isinstance(s, NumericWindowState))
+        self._categorical = tuple(n for n, s in self._features.items() if isinstance(s, CategoricalWindowState))
 
     @property
     def count(self) -> int:
@@ -43,11 +45,12 @@ class ModelWindow:
         return self._late
 
     @property
-    def feature_names(self) -> Sequence[str]:
-        return list(self._features)
+    def numeric_features(self) -> tuple[str, ...]:
+        return self._numeric
 
-    def is_numeric(self, feature: str) -> bool:
-        return isinstance(self._features[feature], NumericWindowState)
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        return self._categorical
 
     def update(
         self,

@@ -39,9 +39,6 @@ def fast_accept(event: object) -> int | None:
             if k.__class__ is not str or v.__class__ not in _NUMBERS:
                 return None
     features = get("features")
-    if features.__class__ is not dict:
+    if features.__class__ is not dict or not _SCALARS.issuperset(map(type, features.values())):
         return None
-    for v in features.values():
-        if v.__class__ not in _SCALARS:
-            return None
     return ts

@@ -21,7 +21,7 @@ import numpy as np
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
 from streams.checkpoint import PartitionCheckpoint, Transition
-from streams.columns import categorical_column, latency_column, numeric_column
+from streams.columns import categorical_column, latency_column, numeric_block
 
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
 ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
@@ -167,13 +167,9 @@ class PartitionWindows:
     @staticmethod
     def _apply(state: ModelWindow, events: Sequence[dict]) -> None:
         features = [e["features"] for e in events]
-        columns: dict[str, object] = {}
-        type_errors: dict[str, int] = {}
-        for name in state.feature_names:
-            if state.is_numeric(name):
-                columns[name], type_errors[name] = numeric_column(features, name)
-            else:
-                columns[name] = categorical_column(features, name)
+        columns, type_errors = numeric_block(features, state.numeric_features)
+        for name in state.categorical_features:
+            columns[name] = categorical_column(features, name)
         state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
 
     def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
