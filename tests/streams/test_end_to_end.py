@@ -76,6 +76,8 @@ def test_three_windows_end_to_end(stack, start_worker, worker_env):
     base = (int(time.time() * 1000) // WINDOW_MS - 60) * WINDOW_MS  # ten minutes ago: a replay
     windows = [_events(model, rng, base, w, n, shift=1.0 if w == 1 else 0.0) for w, n in enumerate((3000, 2500, 2000))]
     singles = stack.producer(**{"message.max.bytes": 4_000_000})
+    # Real producers compress: single events go out with every codec a client may use.
+    codecs = [stack.producer(**{"compression.type": c}) for c in ("gzip", "snappy", "zstd", "none")]
     batches = stack.producer(**{"compression.type": "lz4", "message.max.bytes": 4_000_000})
     topic = f"{prefix}.predictions"
     bad = _malformed()
@@ -84,9 +86,10 @@ def test_three_windows_end_to_end(stack, start_worker, worker_env):
         for i in range(0, len(events), 500):
             chunk = events[i:i + 500]
             if i == 0:  # the first chunk of each window goes as single-event messages
-                for e in chunk:
-                    singles.produce(topic, key=model.encode(), value=orjson.dumps(e))
-                singles.flush(10)
+                for j, e in enumerate(chunk):
+                    codecs[j % len(codecs)].produce(topic, key=model.encode(), value=orjson.dumps(e))
+                for producer in codecs:
+                    producer.flush(10)
                 continue
             if i == 500:  # two bad events inside a batch: only they go to the DLQ
                 chunk = chunk + [{"event_id": "no-model", "timestamp": 1, "features": {}, "prediction": 1},
@@ -136,6 +139,7 @@ def test_three_windows_end_to_end(stack, start_worker, worker_env):
         assert headers["source_topic"].decode() == topic
         assert int(headers["source_offset"]) >= 0 and int(headers["source_partition"]) >= 0
     assert {m.value() for m in dlq} >= {value for value, _ in bad}
+    assert worker_env["DRIFTLINE_INFLUX_TOKEN"] not in worker.log()  # secrets are never logged
 
 
 def _wait_for_windows(stack, model: str, base: int, expected: int, timeout_s: float = 60) -> list[dict]:
