@@ -16,16 +16,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
 from streams.checkpoint import PartitionCheckpoint, Transition
 from streams.columns import categorical_column, latency_column, numeric_block
 
+FLUSH_EVENTS = 2048
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
 ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
-
 
 @dataclass
 class OpenWindow:
@@ -35,7 +33,26 @@ class OpenWindow:
     first_offset: int  # offset of the first message that touched this window (replay starts here)
     watermark_before: int | None  # the partition's watermark and closed-until bound just before
     closed_until_before: int  # that first message: the base of a replay starting there
+    # Events waiting to be binned: numpy has a fixed cost per call, so single-event messages are
+    # binned in blocks. Always flushed before the window is read.
+    pending: list[dict] = field(default_factory=list)
 
+    def flush(self) -> None:
+        if self.pending:
+            apply_events(self.state, self.pending)
+            self.pending = []
+
+    def add(self, events: Sequence[dict]) -> None:
+        self.pending.extend(events)
+        if len(self.pending) >= FLUSH_EVENTS:
+            self.flush()
+
+def apply_events(state: ModelWindow, events: Sequence[dict]) -> None:
+    features = [e["features"] for e in events]
+    columns, type_errors = numeric_block(features, state.numeric_features)
+    for name in state.categorical_features:
+        columns[name] = categorical_column(features, name)
+    state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
 
 @dataclass
 class ClosedWindow:
@@ -46,7 +63,6 @@ class ClosedWindow:
     state: ModelWindow
     first_offset: int
     closed_by: str  # "watermark" or "idle"
-
 
 @dataclass
 class PartitionWindows:
@@ -121,13 +137,13 @@ class PartitionWindows:
         return dropped
 
     def _apply_message(self, events: Sequence[dict], times_ms: Sequence[int], offset: int) -> set[WindowKey]:
-        times = np.asarray(times_ms, dtype=np.int64)
-        starts = times - (times % self.window_ms)
-        max_t = int(times.max())
+        size = self.window_ms
+        max_t = max(times_ms)
         # Group by (model, version, window start); the common case is one group per message.
+        # Plain Python: numpy's fixed cost per call outweighs it for the many one-event messages.
         groups: dict[WindowKey, list[int]] = {}
-        for i, (event, start) in enumerate(zip(events, starts.tolist())):
-            key = (event["model_id"], event.get("model_version") or "", start)
+        for i, (event, t) in enumerate(zip(events, times_ms)):
+            key = (event["model_id"], event.get("model_version") or "", t - t % size)
             members = groups.get(key)
             if members is None:
                 groups[key] = [i]
@@ -144,7 +160,7 @@ class PartitionWindows:
                 continue
             window = self._window(model_id, version, start, offset, opened)
             members = events if len(idx) == len(events) else [events[i] for i in idx]
-            self._apply(window.state, members)
+            window.add(members)
         if self.watermark_ms is None or max_t > self.watermark_ms:
             self.watermark_ms = max_t
         return opened
@@ -164,14 +180,6 @@ class PartitionWindows:
             opened.add(key)
         return window
 
-    @staticmethod
-    def _apply(state: ModelWindow, events: Sequence[dict]) -> None:
-        features = [e["features"] for e in events]
-        columns, type_errors = numeric_block(features, state.numeric_features)
-        for name in state.categorical_features:
-            columns[name] = categorical_column(features, name)
-        state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
-
     def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
         """Close every window that is due by watermark or, when idle, by wall clock; oldest first."""
         if self._replay:  # replaying: closes come from the saved decisions, at their offsets
@@ -190,6 +198,7 @@ class PartitionWindows:
         due = sorted((w for w in self.windows.values() if w.end_ms <= limit), key=lambda w: (w.key[2], w.key[:2]))
         for w in due:
             del self.windows[w.key]
+            w.flush()
         if not due and limit <= self.closed_until_ms:
             return []
         self.closed_until_ms = max(self.closed_until_ms, limit)

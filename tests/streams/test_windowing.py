@@ -39,6 +39,7 @@ def test_late_event_counts_in_current_window_not_rewriting_closed_one():
     _add(pw, [_ev(t=2_000), _ev(t=3_000)], offset=2)
     assert pw.pop_due(0) == []
     (current,) = pw.windows.values()
+    current.flush()
     assert current.key[2] == W and current.state.count == 1 and current.state.late_count == 2
 
 
