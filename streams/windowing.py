@@ -25,6 +25,7 @@ FLUSH_EVENTS = 2048
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
 ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
 
+
 @dataclass
 class OpenWindow:
     key: WindowKey
@@ -47,12 +48,14 @@ class OpenWindow:
         if len(self.pending) >= FLUSH_EVENTS:
             self.flush()
 
+
 def apply_events(state: ModelWindow, events: Sequence[dict]) -> None:
     features = [e["features"] for e in events]
     columns, type_errors = numeric_block(features, state.numeric_features)
     for name in state.categorical_features:
         columns[name] = categorical_column(features, name)
     state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
+
 
 @dataclass
 class ClosedWindow:
@@ -63,6 +66,7 @@ class ClosedWindow:
     state: ModelWindow
     first_offset: int
     closed_by: str  # "watermark" or "idle"
+
 
 @dataclass
 class PartitionWindows:
