@@ -197,14 +197,12 @@ class PartitionWindows:
             idle_limit = self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)
             if limit is None or idle_limit > limit:
                 limit, closed_by = idle_limit, "idle"
-        if limit is None:
-            return []
+        if limit is None or limit <= self.closed_until_ms:
+            return []  # every open window ends after closed_until: nothing new can be due
         due = sorted((w for w in self.windows.values() if w.end_ms <= limit), key=lambda w: (w.key[2], w.key[:2]))
         for w in due:
             del self.windows[w.key]
             w.flush()
-        if not due and limit <= self.closed_until_ms:
-            return []
         self.closed_until_ms = max(self.closed_until_ms, limit)
         self.transitions.append(Transition(self.last_offset, self.closed_until_ms, self.watermark_ms))
         return [ClosedWindow(w.key[0], w.key[1], w.key[2], w.end_ms, w.state, w.first_offset, closed_by) for w in due]
