@@ -1,0 +1,211 @@
+"""The three consumers measured on a filled topic: bare aiokafka, a bare faust agent, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from influxdb_client import InfluxDBClient
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import procs
+from bench.events import Timeline
+from bench.fill import Filled
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Measured:
+    events: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _progress(label: str, console) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+# ---------------------------------------------------------------- (a) bare aiokafka
+
+async def _aiokafka(bootstrap: str, filled: Filled, group: str, timeout_s: float, progress, task) -> Measured:
+    consumer = AIOKafkaConsumer(filled.topic, bootstrap_servers=bootstrap, group_id=group,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024 + 65536)
+    await consumer.start()
+    try:
+        loads = orjson.loads
+        messages = events = 0
+        first = None
+        deadline = time.monotonic() + timeout_s
+        while messages < filled.messages:
+            if time.monotonic() > deadline:
+                raise BenchError(f"aiokafka read {messages} of {filled.messages} messages in {timeout_s:.0f} s")
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=20000)
+            for records in fetched.values():
+                if first is None and records:
+                    first = time.perf_counter()
+                for record in records:
+                    batch = loads(record.value).get("events")
+                    events += 1 if batch is None else len(batch)
+                messages += len(records)
+            progress.update(task, completed=events)
+        last = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return Measured(events, last - first)
+
+
+def bare_aiokafka(bootstrap: str, filled: Filled, group: str, timeout_s: float, console) -> Measured:
+    with _progress("(a) aiokafka", console) as progress:
+        task = progress.add_task("a", total=filled.events + filled.sentinels)
+        return asyncio.run(_aiokafka(bootstrap, filled, group, timeout_s, progress, task))
+
+
+# ---------------------------------------------------------------- (b) bare faust agent
+
+def bare_faust(bootstrap: str, filled: Filled, app_id: str, workdir: Path, timeout_s: float, console) -> Measured:
+    result = workdir / f"{app_id}.jsonl"
+    log = workdir / f"{app_id}.log"
+    datadir = workdir / f"{app_id}.data"
+    argv = [sys.executable, "-m", "bench.faust_agent", bootstrap, filled.topic, app_id, str(datadir),
+            str(filled.messages), str(result)]
+    proc = procs.spawn(argv, env=dict(os.environ, PYTHONUNBUFFERED="1"), log_path=log, cwd=REPO)
+    try:
+        with _progress("(b) faust agent", console) as progress:
+            task = progress.add_task("b", total=filled.events + filled.sentinels)
+            deadline = time.monotonic() + timeout_s
+            first = done = None
+            while done is None:
+                if proc.poll() is not None:
+                    raise BenchError(f"faust agent exited with {proc.returncode}; log {log}:\n{procs.tail(log)}")
+                if time.monotonic() > deadline:
+                    raise BenchError(f"faust agent not done after {timeout_s:.0f} s; log {log}:\n{procs.tail(log)}")
+                time.sleep(0.2)
+                for line in result.read_bytes().splitlines() if result.exists() else []:
+                    record = orjson.loads(line)
+                    first = record.get("first", first)
+                    if "progress" in record:
+                        progress.update(task, completed=record["progress"])
+                    if "done" in record:
+                        done = record
+    finally:
+        procs.stop(proc)
+    return Measured(done["events"], done["done"] - first)
+
+
+# ---------------------------------------------------------------- (c) the worker
+
+class InfluxCounts:
+    """Sum of window_stats count / late_count of the run's models over the real windows."""
+
+    def __init__(self, settings, models: list[str], timeline: Timeline) -> None:
+        self.client = InfluxDBClient(url=settings.influx_url, token=settings.influx_token.get_secret_value(),
+                                     org=settings.influx_org, timeout=30_000)
+        self.org = settings.influx_org
+        self.bucket = settings.influx_bucket
+        self.models = models
+        self.start, self.stop = timeline.start_ms, timeline.end_ms  # excludes the sentinels' windows
+        models_filter = " or ".join(f'r.model_id == "{m}"' for m in models)
+        self.query = f'''
+from(bucket: "{self.bucket}")
+  |> range(start: time(v: {self.start * 1_000_000}), stop: time(v: {self.stop * 1_000_000}))
+  |> filter(fn: (r) => r._measurement == "window_stats" and (r._field == "count" or r._field == "late_count"))
+  |> filter(fn: (r) => {models_filter})
+  |> group(columns: ["_field"])
+  |> sum()'''
+
+    def counts(self) -> dict[str, int]:
+        tables = self.client.query_api().query(self.query, org=self.org)
+        out = {"count": 0, "late_count": 0}
+        for table in tables:
+            for record in table.records:
+                out[record.get_field()] = int(record.get_value())
+        return out
+
+    def delete(self) -> None:
+        """Remove the run's points (all model ids are unique to the run)."""
+        api = self.client.delete_api()
+        start = dt.datetime.fromtimestamp(self.start / 1000, dt.timezone.utc)
+        for m in self.models:  # the sentinels' windows too: up to 2 h after the data
+            api.delete(start, start + dt.timedelta(hours=2), f'model_id="{m}"', bucket=self.bucket, org=self.org)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# faust's line: "[2026-11-25 19:31:58,577] [22035] [INFO] [^Worker]: Ready"
+READY = re.compile(r"^(?:\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\])?.*\[\^Worker\]: Ready", re.M)
+
+
+def _ready_time(text: str, now: float) -> float | None:
+    match = READY.search(text)
+    if match is None:
+        return None
+    if match.group(1):  # the log's own time (local), more precise than when we saw the line
+        return dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return now
+
+
+def worker(filled: Filled, counts: InfluxCounts, app_id: str, workdir: Path, timeout_s: float,
+           console) -> Measured:
+    """`driftline worker` from its "Ready" log line until InfluxDB holds every real event's count."""
+    log = workdir / f"{app_id}.log"
+    datadir = workdir / f"{app_id}.data"
+    env = dict(os.environ, DRIFTLINE_TOPIC_PREFIX=filled.prefix, DRIFTLINE_APP_ID=app_id,
+               DRIFTLINE_WORKER_DATA_DIR=str(datadir), PYTHONUNBUFFERED="1")
+    exe = str(Path(sys.executable).with_name("driftline"))
+    proc = procs.spawn([exe, "worker"], env=env, log_path=log, cwd=REPO)
+    ready = None
+    seen = 0  # bytes of the log already scanned
+    c = {"count": 0, "late_count": 0}
+    try:
+        with _progress("(c) worker → InfluxDB", console) as progress:
+            task = progress.add_task("c", total=filled.events)
+            deadline = time.monotonic() + timeout_s
+            next_poll = 0.0
+            while True:
+                now = time.time()
+                if proc.poll() is not None:
+                    raise BenchError(f"worker exited with {proc.returncode}; log {log}:\n{procs.tail(log)}")
+                if time.monotonic() > deadline:
+                    raise BenchError(f"worker not done after {timeout_s:.0f} s (InfluxDB: {c}); "
+                                     f"log {log}:\n{procs.tail(log)}")
+                if ready is None:
+                    new = log.read_bytes()[seen:]
+                    new = new[:new.rfind(b"\n") + 1]  # whole lines only
+                    seen += len(new)
+                    ready = _ready_time(new.decode(errors="replace"), now)
+                if ready is not None and time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + 0.5
+                    asked = time.time()
+                    c = counts.counts()
+                    progress.update(task, completed=c["count"])
+                    if c["count"] >= filled.events:
+                        done = asked  # the query saw the data: written by then (at most 0.5 s earlier)
+                        break
+                    if c["late_count"]:  # a late event never enters `count`: the sum cannot reach N
+                        raise BenchError(f"the worker counted events as late, so InfluxDB's count cannot reach "
+                                         f"{filled.events} (InfluxDB: {c}); log {log}:\n{procs.tail(log)}")
+                time.sleep(0.05)
+    finally:
+        procs.stop(proc, timeout_s=20)
+    note = "" if c == {"count": filled.events, "late_count": 0} else f"InfluxDB shows {c}"
+    return Measured(filled.events, done - ready, note)

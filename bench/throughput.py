@@ -1,0 +1,217 @@
+"""Throughput of the driftline worker against a bare aiokafka consumer and a bare faust agent.
+
+    .venv/bin/python -m bench.throughput [--events 1000000] [--modes single,batch500]
+
+For each fill mode (single-event messages, batches of 500 events) a fresh set of topics
+`bench-<random>-<mode>.*` is filled with synthetic prediction events (30 features, 2 models,
+10 windows of 60 s an hour in the past, then one sentinel per model 10 minutes later so that the
+watermark closes every real window). Then, each from the beginning of the topic:
+
+  (a) aiokafka: AIOKafkaConsumer.getmany(max_records=20000) + orjson.loads of every value;
+  (b) faust:    a minimal faust agent (subprocess) that only orjson-decodes every value;
+  (c) worker:   `driftline worker` (subprocess), from its "Ready" log line until InfluxDB's sum of
+                window_stats.count over the run's models equals the number of real events.
+
+(a) and (b) are timed from their first to their last message processed. Topics, consumer groups,
+temp dirs and the run's InfluxDB points are deleted at the end; every subprocess is stopped.
+Needs the local stack (deploy/stack.sh up); deploy/run-bench.sh does all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import procs
+from bench.events import EventPool, Timeline
+from bench.fill import Filled, create_topics, delete_run, fill, publish_profiles
+from bench.measure import BenchError, InfluxCounts, Measured, bare_aiokafka, bare_faust, worker
+from streams.settings import Settings
+
+MODES = {"single": 1, "batch500": 500}
+LOAD = {"start": os.getloadavg()[0]}
+
+
+@dataclass
+class ModeResult:
+    filled: Filled
+    runs: dict[str, Measured | None] = field(default_factory=dict)  # "a", "b", "c"
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.throughput", description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=1_000_000, help="real events per fill mode (default 1,000,000)")
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of: {', '.join(MODES)}")
+    p.add_argument("--no-profiles", action="store_true",
+                   help="do not publish reference profiles (the worker then skips all per-feature work)")
+    p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the subprocess logs")
+    p.add_argument("--timeout", type=float, default=0.0,
+                   help="seconds each consumer may take (default: scaled with --events)")
+    args = p.parse_args(argv)
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in args.modes if m not in MODES]
+    if bad or not args.modes:
+        p.error(f"unknown mode(s) {bad}; choose from {list(MODES)}")
+    if args.events < 1000:
+        p.error("--events must be at least 1000")
+    return args
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"nproc {nproc}{f' ({cpu})' if cpu else ''}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, console: Console,
+             cleanup: list) -> ModeResult:
+    prefix = f"{tag}-{mode}"
+    models = [f"{prefix}-m0", f"{prefix}-m1"]
+    bootstrap = settings.bootstrap_servers
+    console.rule(f"[bold]{mode}[/]: {args.events:,} events in messages of {MODES[mode]}, topics {prefix}.*")
+    topic = create_topics(bootstrap, prefix)
+    pool = EventPool(prefix, models)
+    timeline = Timeline(args.events, int(time.time() * 1000))
+    counts = InfluxCounts(settings, models, timeline)
+    cleanup.append(counts)
+    if not args.no_profiles:
+        publish_profiles(bootstrap, prefix, models, pool)
+    filled = fill(bootstrap, Filled(mode, prefix, topic, models, MODES[mode], args.events), pool, timeline, console)
+    console.print(f"filled {filled.messages:,} messages ({filled.sentinels} sentinels) in {filled.seconds:.1f} s "
+                  f"({filled.events / filled.seconds:,.0f} events/s produced); models on partitions "
+                  f"{sorted(filled.partitions.values())} of 4")
+    result = ModeResult(filled)
+    timeout = args.timeout or max(120.0, args.events / 1000)
+    # The worker does far more per event than (a) and (b): it may take 200 events/s.
+    worker_timeout = args.timeout or max(300.0, args.events / 200)
+    steps = {
+        "a": lambda: bare_aiokafka(bootstrap, filled, f"{prefix}-aiokafka", timeout, console),
+        "b": lambda: bare_faust(bootstrap, filled, f"{prefix}-faust", workdir, timeout, console),
+        "c": lambda: worker(filled, counts, f"{prefix}-worker", workdir, worker_timeout, console),
+    }
+    names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker"}
+    for key, step in steps.items():
+        try:
+            measured = step()
+        except BenchError as exc:
+            result.runs[key] = None
+            result.errors.append(f"{names[key]}: {exc}")
+            console.print(f"[bold red]{names[key]} failed:[/] {exc}")
+            continue
+        result.runs[key] = measured
+        note = f"  [yellow]{measured.note}[/]" if measured.note else ""
+        console.print(f"{names[key]}: {measured.events:,} events in {measured.seconds:.2f} s = "
+                      f"[bold]{measured.rate:,.0f}[/] events/s{note}")
+    return result
+
+
+def _rate(m: Measured | None) -> str:
+    return "failed" if m is None else f"{m.rate:,.0f}"
+
+
+def _ratio(x: Measured | None, y: Measured | None) -> str:
+    return "–" if x is None or y is None else f"{x.rate / y.rate:.2f}"
+
+
+def report(results: list[ModeResult], events: int, console: Console) -> None:
+    header = ["fill mode", "messages", "(a) aiokafka ev/s", "(b) faust ev/s", "(c) worker ev/s", "c/a", "c/b"]
+    rows = []
+    for r in results:
+        a, b, c = (r.runs.get(k) for k in "abc")
+        rows.append([r.filled.mode, f"{r.filled.messages:,}", _rate(a), _rate(b), _rate(c), _ratio(c, a),
+                     _ratio(c, b)])
+    table = Table(title=f"Throughput, {events:,} events of 30 features per fill mode")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"machine: {machine()}; Kafka and InfluxDB on the same machine; "
+                  f"load average (1 min) {LOAD['start']:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.")
+    console.print("Figures vary about ±40% from run to run (shared machine, page cache, GC); compare ratios.")
+    md = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    md += ["| " + " | ".join(row) + " |" for row in rows]
+    console.print("\nMarkdown (for the README):\n", style="bold")
+    print("\n".join(md))
+    print(f"\n{events:,} events per mode; machine: {machine()}. Figures vary about ±40% run to run.\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+    settings = Settings()
+    tag = f"bench-{secrets.token_hex(3)}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"driftline-{tag}-"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    console.print(f"driftline throughput bench [bold]{tag}[/]: {args.events:,} events per mode, modes "
+                  f"{', '.join(args.modes)}; Kafka {settings.bootstrap_servers}, InfluxDB {settings.influx_url}")
+    console.print(f"machine: {machine()}")
+    started = time.perf_counter()
+    results: list[ModeResult] = []
+    cleanup: list[InfluxCounts] = []
+    failed = interrupted = False
+    try:
+        for mode in args.modes:
+            results.append(run_mode(mode, args, tag, settings, workdir, console, cleanup))
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (see above)
+        interrupted = True
+        console.print("[yellow]interrupted[/]")
+    except Exception:
+        failed = True
+        console.print_exception()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        procs.stop_all()
+        groups = [f"{tag}-{m}-{s}" for m in args.modes for s in ("aiokafka", "faust", "worker")]
+        try:
+            problems = delete_run(settings.bootstrap_servers, tag, groups)
+        except Exception as exc:
+            problems = [str(exc)]
+        for counts in cleanup:
+            try:
+                counts.delete()
+            except Exception as exc:
+                problems.append(f"InfluxDB points: {exc}")
+            counts.close()
+        for problem in problems:
+            console.print(f"[yellow]cleanup: {problem}[/]")
+        console.print(f"deleted the topics {tag}-*" + (" (with problems, see above)" if problems else ""))
+    failed = failed or any(r.errors for r in results)
+    if results:
+        report(results, args.events, console)
+    for r in results:
+        for e in r.errors:
+            console.print(f"[red]{r.filled.mode} {e.splitlines()[0]}[/]")
+    for data in workdir.glob("*.data"):  # faust data dirs
+        shutil.rmtree(data, ignore_errors=True)
+    if (failed or args.keep_logs) and not interrupted:
+        console.print(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    console.print(f"bench took {time.perf_counter() - started:.0f} s")
+    return 130 if interrupted else 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
