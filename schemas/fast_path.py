@@ -1,44 +1,52 @@
-"""A fast pre-check of prediction events that pydantic would accept.
+"""A fast decoder for prediction messages that pydantic would accept.
 
-Validating every event with pydantic costs ~3x the JSON decode itself, most of the worker's budget.
-`fast_accept` recognises the common, plainly valid shape with a few class checks; it never rejects:
-whatever it is unsure about goes to `PredictionEvent.model_validate`, which decides and explains.
-So the set of accepted events is exactly pydantic's (tests/schemas check this on a fuzzed corpus).
+Validating every event with pydantic costs ~3x the JSON decode itself, most of the worker's
+budget. msgspec decodes and type-checks the common, plainly valid shape in one C pass (faster
+than orjson alone). It never rejects anything by itself: whatever it refuses goes to
+`PredictionEvent`, which decides and explains. The fast schema is a strict subset of the pydantic
+one (tests/schemas fuzz this), so the accepted set is exactly pydantic's.
+
+Decoded events are `WireEvent`s, the worker's internal form of a valid event.
 """
 
 from __future__ import annotations
 
-_SCALARS = frozenset({float, int, str, bool, type(None)})
-_NUMBERS = (int, float)
+from typing import Annotated, Literal, Union
+
+import msgspec
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+FeatureValue = Union[float, str, bool, None]
 
 
-def fast_accept(event: object) -> int | None:
-    """The event time in epoch ms if `event` is plainly a valid PredictionEvent, else None (unsure)."""
-    if event.__class__ is not dict:
+class WireEvent(msgspec.Struct, frozen=True):
+    """A valid prediction event with its event time in epoch milliseconds."""
+
+    event_id: NonEmpty
+    model_id: NonEmpty
+    timestamp: int
+    features: dict[str, FeatureValue]
+    prediction: Union[float, str, bool, dict[str, float]]
+    model_version: str = ""
+    latency_ms: Union[Annotated[float, msgspec.Meta(ge=0)], None] = None
+    schema_version: Literal[1] = 1
+
+
+class _Batch(msgspec.Struct):
+    events: list[WireEvent]
+    schema_version: Literal[1] = 1
+    event_id: None = None  # a top-level event_id makes the message a single event, not a batch
+
+
+_single = msgspec.json.Decoder(WireEvent)
+_batch = msgspec.json.Decoder(_Batch)
+
+
+def fast_decode(raw: bytes) -> list[WireEvent] | None:
+    """The events of a plainly valid message (one event or a batch), or None when unsure."""
+    try:
+        if b'"events"' in raw:
+            return _batch.decode(raw).events
+        return [_single.decode(raw)]
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    get = event.get
-    ts = get("timestamp")
-    if ts.__class__ is not int:
-        return None
-    event_id, model_id = get("event_id"), get("model_id")
-    if event_id.__class__ is not str or not event_id or model_id.__class__ is not str or not model_id:
-        return None
-    version = get("model_version", "")
-    if version.__class__ is not str:
-        return None
-    if get("schema_version", 1) != 1 or get("schema_version", 1).__class__ is not int:
-        return None
-    latency = get("latency_ms")
-    if latency is not None and (latency.__class__ not in _NUMBERS or latency < 0):
-        return None
-    prediction = get("prediction")
-    if prediction.__class__ not in _SCALARS or prediction is None:
-        if prediction.__class__ is not dict:
-            return None
-        for k, v in prediction.items():
-            if k.__class__ is not str or v.__class__ not in _NUMBERS:
-                return None
-    features = get("features")
-    if features.__class__ is not dict or not _SCALARS.issuperset(map(type, features.values())):
-        return None
-    return ts

@@ -87,7 +87,7 @@ class WindowRunner:
                 ("source_partition", str(message.partition).encode()),
                 ("source_offset", str(message.offset).encode()),
             ])
-        opened, dropped = pw.add(decoded.events, decoded.times_ms, offset=message.offset, wall_ms=time.time() * 1000)
+        opened, dropped = pw.add(decoded.events, offset=message.offset, wall_ms=time.time() * 1000)
         await self._release(message.partition, dropped)
         if opened:
             self.refs[(message.partition, message.offset)] = len(opened)

@@ -57,5 +57,5 @@ def categorical_column(features: Sequence[dict], name: str) -> list[object]:
     return [f.get(name) for f in features]
 
 
-def latency_column(events: Sequence[dict]) -> np.ndarray:
-    return np.array([e.get("latency_ms") for e in events], dtype=np.float64)
+def latency_column(events: Sequence) -> np.ndarray:
+    return np.array([e.latency_ms for e in events], dtype=np.float64)

@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
-from schemas.fast_path import fast_accept
+from schemas.fast_path import WireEvent, fast_decode
 
 
 @dataclass(frozen=True)
@@ -24,19 +24,24 @@ class Reject:
 
 @dataclass
 class Decoded:
-    events: list[dict] = field(default_factory=list)
-    times_ms: list[int] = field(default_factory=list)
+    events: list[WireEvent] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
 
 
 def decode_message(raw: bytes | None) -> Decoded:
-    out = Decoded()
     if raw is None:
-        out.rejects.append(Reject(b"", "not_json: empty message value"))
-        return out
+        return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
     if len(raw) > MAX_MESSAGE_BYTES:
-        out.rejects.append(Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"))
-        return out
+        return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
+    events = fast_decode(raw)
+    if events is not None:
+        return Decoded(events=events)
+    return _decode_slowly(raw)
+
+
+def _decode_slowly(raw: bytes) -> Decoded:
+    """Event by event, so that one bad event does not take its batch down; pydantic explains."""
+    out = Decoded()
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -55,18 +60,16 @@ def decode_message(raw: bytes | None) -> Decoded:
 
 
 def _accept_or_reject(event: object, raw: bytes | None, out: Decoded) -> None:
-    ts = fast_accept(event)
-    if ts is None:
-        try:
-            model = PredictionEvent.model_validate(event)
-        except ValidationError as exc:
-            value = raw if raw is not None else orjson.dumps(event)
-            out.rejects.append(Reject(value, f"invalid_event: {_explain(exc)}"))
-            return
-        ts = event_time_ms(model.timestamp)
-        event = model.model_dump()
-    out.events.append(event)
-    out.times_ms.append(ts)
+    try:
+        model = PredictionEvent.model_validate(event)
+    except ValidationError as exc:
+        value = raw if raw is not None else orjson.dumps(event)
+        out.rejects.append(Reject(value, f"invalid_event: {_explain(exc)}"))
+        return
+    out.events.append(WireEvent(
+        event_id=model.event_id, model_id=model.model_id, timestamp=event_time_ms(model.timestamp),
+        features=model.features, prediction=model.prediction, model_version=model.model_version,
+        latency_ms=model.latency_ms))
 
 
 def _explain(exc: ValidationError) -> str:

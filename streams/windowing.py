@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
+from schemas.fast_path import WireEvent
 from streams.checkpoint import PartitionCheckpoint, Transition
 from streams.columns import categorical_column, latency_column, numeric_block
 
@@ -36,21 +37,21 @@ class OpenWindow:
     closed_until_before: int  # that first message: the base of a replay starting there
     # Events waiting to be binned: numpy has a fixed cost per call, so single-event messages are
     # binned in blocks. Always flushed before the window is read.
-    pending: list[dict] = field(default_factory=list)
+    pending: list[WireEvent] = field(default_factory=list)
 
     def flush(self) -> None:
         if self.pending:
             apply_events(self.state, self.pending)
             self.pending = []
 
-    def add(self, events: Sequence[dict]) -> None:
+    def add(self, events: Sequence[WireEvent]) -> None:
         self.pending.extend(events)
         if len(self.pending) >= FLUSH_EVENTS:
             self.flush()
 
 
-def apply_events(state: ModelWindow, events: Sequence[dict]) -> None:
-    features = [e["features"] for e in events]
+def apply_events(state: ModelWindow, events: Sequence[WireEvent]) -> None:
+    features = [e.features for e in events]
     columns, type_errors = numeric_block(features, state.numeric_features)
     for name in state.categorical_features:
         columns[name] = categorical_column(features, name)
@@ -111,8 +112,7 @@ class PartitionWindows:
     def window_start(self, t_ms: int) -> int:
         return t_ms - (t_ms % self.window_ms)
 
-    def add(self, events: Sequence[dict], times_ms: Sequence[int], *, offset: int,
-            wall_ms: float) -> tuple[set[WindowKey], list[WindowKey]]:
+    def add(self, events: Sequence[WireEvent], *, offset: int, wall_ms: float) -> tuple[set[WindowKey], list[WindowKey]]:
         """Apply one message's events.
 
         Returns the keys of windows this message opened (their first message) and, during a replay,
@@ -123,7 +123,7 @@ class PartitionWindows:
             return set(), []
         dropped = self._replay_closes(before=offset)
         self.last_offset = offset
-        opened = self._apply_message(events, times_ms, offset) if events else set()
+        opened = self._apply_message(events, offset) if events else set()
         if self._replay and self._replay[0].after_offset == offset:
             dropped += self._replay_closes(before=offset + 1)
         return opened, dropped
@@ -140,14 +140,15 @@ class PartitionWindows:
                 dropped.append(key)
         return dropped
 
-    def _apply_message(self, events: Sequence[dict], times_ms: Sequence[int], offset: int) -> set[WindowKey]:
+    def _apply_message(self, events: Sequence[WireEvent], offset: int) -> set[WindowKey]:
         size = self.window_ms
-        max_t = max(times_ms)
+        max_t = max(e.timestamp for e in events)
         # Group by (model, version, window start); the common case is one group per message.
         # Plain Python: numpy's fixed cost per call outweighs it for the many one-event messages.
         groups: dict[WindowKey, list[int]] = {}
-        for i, (event, t) in enumerate(zip(events, times_ms)):
-            key = (event["model_id"], event.get("model_version") or "", t - t % size)
+        for i, event in enumerate(events):
+            t = event.timestamp
+            key = (event.model_id, event.model_version, t - t % size)
             members = groups.get(key)
             if members is None:
                 groups[key] = [i]

@@ -4,6 +4,7 @@ uninterrupted run: same counts, same late counts, nothing written twice differen
 import numpy as np
 import pytest
 
+from schemas.fast_path import WireEvent
 from streams.checkpoint import PartitionCheckpoint
 from streams.windowing import PartitionWindows
 
@@ -18,10 +19,9 @@ def _stream(seed: int, n_messages: int = 120):
     for _ in range(n_messages):
         t += int(rng.integers(20, 120))
         k = int(rng.integers(1, 4))
-        times = [max(0, t - int(rng.integers(0, 1_500))) for _ in range(k)]
-        events = [{"model_id": rng.choice(["a", "b"]), "model_version": "", "features": {}, "latency_ms": 1.0}
-                  for _ in range(k)]
-        messages.append((events, times))
+        events = [WireEvent(event_id="e", model_id=str(rng.choice(["a", "b"])), prediction=0.0, features={},
+                            timestamp=max(0, t - int(rng.integers(0, 1_500))), latency_ms=1.0) for _ in range(k)]
+        messages.append(events)
     return messages
 
 
@@ -35,8 +35,7 @@ def _result(windows):
 
 def _run(pw, messages, start, stop, on_close):
     for offset in range(start, stop):
-        events, times = messages[offset]
-        pw.add(events, times, offset=offset, wall_ms=0)
+        pw.add(messages[offset], offset=offset, wall_ms=0)
         closed = pw.pop_due(0)
         if closed:
             on_close(closed)

@@ -1,22 +1,23 @@
 import numpy as np
 
 from detectors.profile import build_profile
+from schemas.fast_path import WireEvent
 from streams.windowing import PartitionWindows
 
 W = 60_000
 
 
 def _ev(model="m", t=0, x=0.0, lat=1.0):
-    return {"model_id": model, "model_version": "1", "features": {"x": x}, "latency_ms": lat, "event_id": "e"}, t
+    return WireEvent(event_id="e", model_id=model, model_version="1", timestamp=t, features={"x": x},
+                     prediction=0.0, latency_ms=lat)
 
 
 def _windows(profile=None):
     return PartitionWindows(W, 5_000, 5_000, lambda m, v: profile)
 
 
-def _add(pw, items, offset=0, wall=0.0):
-    evs, times = zip(*items)
-    return pw.add(list(evs), list(times), offset=offset, wall_ms=wall)
+def _add(pw, events, offset=0, wall=0.0):
+    return pw.add(events, offset=offset, wall_ms=wall)
 
 
 def test_window_closes_when_watermark_passes_end_plus_lateness():
