@@ -11,7 +11,6 @@ from scipy.spatial.distance import jensenshannon
 from detectors.errors import DetectorError
 from detectors.stats.grid import FineGrid
 from detectors.stats.jensen_shannon import JensenShannon, grid_js, js_distance
-from detectors.stats.sketch import GridHistogram
 
 
 @pytest.mark.parametrize("base", [2.0, np.e, 10.0])

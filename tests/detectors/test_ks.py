@@ -42,7 +42,8 @@ def test_scipy_method_is_scipys_asymptotic_pvalue() -> None:
         assert ks_pvalue(exact.statistic, n, m, method="scipy") == pytest.approx(exact.pvalue, rel=1e-12, abs=1e-300)
 
 
-@pytest.mark.parametrize(("n", "m", "tolerance"), [(50_000, 5_000, 0.01), (5_000, 1_300, 0.015), (1_000, 120, 0.025), (40, 40, 0.055)])
+@pytest.mark.parametrize(("n", "m", "tolerance"),
+                         [(50_000, 5_000, 0.01), (5_000, 1_300, 0.015), (1_000, 120, 0.025), (40, 40, 0.055)])
 def test_stephens_pvalue_is_close_to_scipys(n: int, m: int, tolerance: float) -> None:
     en = round(n * m / (n + m))
     d = np.linspace(0.0002, min(0.99, 2.2 / np.sqrt(en)), 150)  # p from 1 down to ~1e-4

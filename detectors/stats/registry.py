@@ -1,0 +1,82 @@
+"""The statistics by name, built explicitly when asked for (no import-time registration).
+
+    registry = build_registry()
+    spec = registry["ks"]
+    stat = spec.factory(grid)             # reference first for two-sample statistics
+    stat.update(values); stat.snapshot()
+
+`inputs` says what update() takes, `reference` what the constructor needs first (None: nothing),
+`mergeable` whether merge() exists (sequential online detectors have none), and `function` names
+the pure function that computes the same values from a window state, for callers that keep one
+GridHistogram / BinCounts per feature and read several statistics off it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.psi import psi
+from detectors.stats.chi_square import ChiSquare, chi_square_test
+from detectors.stats.classification import BinaryClassificationMetrics, MulticlassMetrics
+from detectors.stats.jensen_shannon import JensenShannon, grid_js
+from detectors.stats.ks import KolmogorovSmirnov, grid_ks
+from detectors.stats.online import ADWIN, DDM, PageHinkley
+from detectors.stats.population_stability import PSI
+from detectors.stats.regression import RegressionMetrics
+from detectors.stats.wasserstein import Wasserstein, grid_wasserstein
+
+INPUTS = ("numeric", "categorical", "numeric_or_categorical", "scalar_stream", "error_stream",
+          "scores_and_labels", "class_labels", "regression")
+REFERENCES = ("fine_grid", "profile", "categorical_profile")
+
+
+@dataclass(frozen=True)
+class StatisticSpec:
+    """How to build and feed one registered statistic.
+
+    >>> spec = build_registry()["chi2"]
+    >>> spec.factory.__name__, spec.inputs, spec.reference, spec.mergeable
+    ('ChiSquare', 'categorical', 'categorical_profile', True)
+    """
+
+    name: str
+    factory: type
+    inputs: str
+    reference: str | None
+    mergeable: bool
+    summary: str
+    function: Callable[..., Any] | None = None
+
+
+def build_registry() -> dict[str, StatisticSpec]:
+    """A fresh name -> StatisticSpec mapping of every statistic in detectors.stats.
+
+    >>> sorted(build_registry())[:4]
+    ['adwin', 'binary_classification', 'chi2', 'ddm']
+    """
+    specs = [
+        StatisticSpec("psi", PSI, "numeric_or_categorical", "profile", True,
+                      "Population Stability Index over the profile's bins (epsilon-smoothed)", psi),
+        StatisticSpec("ks", KolmogorovSmirnov, "numeric", "fine_grid", True,
+                      "two-sample Kolmogorov-Smirnov on the fine grid, p-value and error bound", grid_ks),
+        StatisticSpec("chi2", ChiSquare, "categorical", "categorical_profile", True,
+                      "chi-square of category counts vs the reference (two-sample by default)", chi_square_test),
+        StatisticSpec("js", JensenShannon, "numeric", "fine_grid", True,
+                      "Jensen-Shannon distance on coarse bins of the fine grid", grid_js),
+        StatisticSpec("wasserstein", Wasserstein, "numeric", "fine_grid", True,
+                      "Wasserstein-1 on the fine grid, in data units and reference std, with bound",
+                      grid_wasserstein),
+        StatisticSpec("adwin", ADWIN, "scalar_stream", None, False, "river ADWIN with a refractory rule"),
+        StatisticSpec("page_hinkley", PageHinkley, "scalar_stream", None, False,
+                      "river Page-Hinkley with a refractory rule"),
+        StatisticSpec("ddm", DDM, "error_stream", None, False, "river DDM on 0/1 errors with a refractory rule"),
+        StatisticSpec("binary_classification", BinaryClassificationMetrics, "scores_and_labels", None, True,
+                      "accuracy, precision, recall, F1, macro F1, exact AUC, Gini, KS of scores"),
+        StatisticSpec("multiclass_classification", MulticlassMetrics, "class_labels", None, True,
+                      "accuracy and macro precision / recall / F1"),
+        StatisticSpec("regression", RegressionMetrics, "regression", None, True,
+                      "RMSE, MSE, MAE, R^2 and bias from exact sums"),
+    ]
+    return {spec.name: spec for spec in specs}
