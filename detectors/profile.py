@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -57,6 +57,9 @@ class NumericProfile:
     max: float
     mean: float
     std: float
+    # Fine reference grid (detectors.stats.grid.FineGrid) for KS, Wasserstein and JS; its edges
+    # include `edges`, so PSI read off the grid equals PSI on the profile's bins.
+    grid: Any = None
     kind: str = field(default="numeric", init=False)
 
     @classmethod
@@ -67,7 +70,10 @@ class NumericProfile:
             raise DetectorError("a numeric reference column needs at least one value")
         edges = quantile_edges(present, bins)
         counts, missing = bin_numeric(values, edges)
+        from detectors.stats.grid import FineGrid  # deferred: detectors.stats imports this module
+
         return cls(
+            grid=FineGrid.from_values(values, extra_edges=edges),
             edges=tuple(float(e) for e in edges),
             shares=tuple(float(s) for s in counts / present.size),
             count=int(values.size),
@@ -83,16 +89,26 @@ class NumericProfile:
         return np.asarray(self.edges, dtype=np.float64)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "edges": list(self.edges), "shares": list(self.shares), "count": self.count,
+        data = {"kind": self.kind, "edges": list(self.edges), "shares": list(self.shares), "count": self.count,
                 "missing_share": self.missing_share, "min": self.min, "max": self.max, "mean": self.mean,
                 "std": self.std}
+        if self.grid is not None:
+            data["grid"] = self.grid.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "NumericProfile":
         edges, shares = tuple(map(float, data["edges"])), tuple(map(float, data["shares"]))
         if len(shares) != len(edges) + 1 or list(edges) != sorted(set(edges)):
             raise DetectorError("numeric profile needs strictly increasing edges and len(edges) + 1 shares")
-        return cls(edges=edges, shares=shares, count=int(data["count"]),
+        grid = None
+        if data.get("grid") is not None:
+            from detectors.stats.grid import FineGrid
+
+            grid = FineGrid.from_dict(data["grid"])
+            if not set(edges) <= set(grid.edges):
+                raise DetectorError("the fine grid of a numeric profile must contain its bin edges")
+        return cls(edges=edges, shares=shares, count=int(data["count"]), grid=grid,
                    missing_share=float(data["missing_share"]), min=float(data["min"]), max=float(data["max"]),
                    mean=float(data["mean"]), std=float(data["std"]))
 

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 
 import faust
 
-from streams.alerts import recent_alert_ids, window_alerts
+from streams.alerts import recent_alert_ids
+from streams.findings import WindowFindings, drift_policy
 from streams.checkpoint import PartitionCheckpoint
 from streams.decoding import decode_message
 from streams.profiles import ProfileStore
@@ -44,6 +45,7 @@ class WindowRunner:
                  checkpoints_topic):
         self.settings = settings
         self.checkpoints_topic = checkpoints_topic
+        self.policy = drift_policy(settings)
         self.sent_alerts: set[str] = set()
         self.profiles = profiles
         self.sink = sink
@@ -104,13 +106,14 @@ class WindowRunner:
                 await self._publish(partition, pw, closed)
 
     async def _publish(self, partition: int, pw: PartitionWindows, closed: list[ClosedWindow]) -> None:
-        await self.sink.write(closed)
-        for window in closed:
-            for alert in window_alerts(window, self.settings):
+        findings = [WindowFindings(w, self.settings, self.policy) for w in closed]
+        await self.sink.write(findings)
+        for found in findings:
+            for alert in found.alerts:
                 if alert.alert_id not in self.sent_alerts:
                     await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
                     self.sent_alerts.add(alert.alert_id)
-            self._log_closed(window)
+            self._log_closed(found)
         # Saved before the acks: a commit (which flushes the producer) can only follow this send.
         await self.checkpoints_topic.send(key=self._checkpoint_key(partition), value=pw.checkpoint().to_bytes())
         await self._release(partition, [(w.model_id, w.model_version, w.start_ms) for w in closed])
@@ -138,14 +141,16 @@ class WindowRunner:
         self.refs = {k: v for k, v in self.refs.items() if k[0] not in set(partitions)}
 
     @staticmethod
-    def _log_closed(window: ClosedWindow) -> None:
-        snap = window.state.snapshot()
+    def _log_closed(found: WindowFindings) -> None:
+        window, snap = found.window, found.snapshot
+        drifting = sorted(f"{v.feature}:{v.metric}={v.effect:.3f}" for v in found.verdicts.values() if v.drifted)
         worst = max(((f, s["psi"]) for f, s in snap["features"].items() if s["psi"] == s["psi"]),
                     key=lambda fs: fs[1], default=None)
         log.info("window closed model=%s version=%s start=%s count=%d late=%d%s (%s)", window.model_id,
                  window.model_version or "-", time.strftime("%H:%M:%S", time.gmtime(window.start_ms / 1000)),
                  snap["count"], snap["late_count"],
-                 f" max_psi={worst[1]:.3f} ({worst[0]})" if worst else " no profile", window.closed_by)
+                 (f" max_psi={worst[1]:.3f} ({worst[0]})" if worst else " no profile")
+                 + (f" drift: {', '.join(drifting)}" if drifting else ""), window.closed_by)
 
 
 def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> faust.App:

@@ -158,6 +158,43 @@ def simulate(
 
 
 @app.command()
+def check(
+    reference: Path = typer.Argument(..., help="Reference data (CSV, TSV or JSON Lines)."),
+    current: Path = typer.Argument(..., help="Data to check, same formats."),
+    by: Optional[str] = typer.Option(None, "--by", help="Split CURRENT into windows by this column."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, one object per (window, feature)."),
+    bins: int = typer.Option(10, help="Quantile bins per numeric feature."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns that are not features (repeatable)."),
+) -> None:
+    """Drift statistics and verdicts of CURRENT against REFERENCE. Exit 1 if any window drifts."""
+    from detectors import DetectorError
+    from streams.check import check_files
+
+    try:
+        rows = list(check_files(reference, current, by=by, settings=_settings(), bins=bins, exclude=tuple(exclude)))
+    except (DriftlineError, DetectorError) as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(DriftlineError(str(exc)))
+    if as_json:
+        for row in rows:
+            sys.stdout.write(orjson.dumps(row.to_dict()).decode() + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{current} vs {reference}")
+        for col in ("window", "feature", "statistic", "value", "p-value", "threshold", "drift"):
+            table.add_column(col, justify="right" if col in ("value", "p-value", "threshold") else "left",
+                             no_wrap=col in ("window", "feature"))
+        for r in rows:
+            drift = f"[bold red]{r.severity}[/]" if r.drift else "no"
+            table.add_row(r.window, r.feature, r.statistic, "-" if r.value is None else f"{r.value:.4f}",
+                          "-" if r.p_value is None else f"{r.p_value:.2e}", f"{r.threshold:g}", drift)
+        Console().print(table)
+    raise typer.Exit(1 if any(r.drift for r in rows) else 0)
+
+
+@app.command()
 def alerts(
     from_beginning: bool = typer.Option(False, help="Show past alerts too."),
     follow: bool = typer.Option(True, help="Keep waiting for new alerts."),

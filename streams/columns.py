@@ -18,9 +18,13 @@ _PLAIN_NUMERIC = frozenset({float, int, bool, type(None)})
 
 def numeric_column(features: Sequence[dict], name: str) -> tuple[np.ndarray, int]:
     """A float column (NaN = missing) and the count of values that were not numbers."""
-    raw = [f.get(name) for f in features]
+    return float_column([f.get(name) for f in features])
+
+
+def float_column(raw: Sequence[object]) -> tuple[np.ndarray, int]:
+    """Values as floats (None -> NaN, bools 0/1); anything else is a type error, counted as NaN."""
     if _PLAIN_NUMERIC.issuperset(map(type, raw)):
-        # None becomes NaN, bools 0/1. (numpy would also parse "1.5": strings take the slow path.)
+        # (numpy would also parse "1.5": strings take the slow path and count as type errors.)
         return np.array(raw, dtype=np.float64), 0
     errors = 0
     clean = []

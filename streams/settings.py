@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,11 +22,28 @@ class Settings(BaseSettings):
     idle_grace_seconds: float = Field(5.0, ge=0)
     psi_threshold: float = Field(0.2, gt=0)
     psi_major_threshold: float = Field(0.25, gt=0)
+    drift_statistics: str = "psi,ks,js,wasserstein,chi2"
+    drift_alpha: float = Field(0.05, gt=0, lt=1)
     topic_prefix: str = Field("driftline", min_length=1)
     topic_partitions: int = Field(4, ge=1)
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"
+
+    @field_validator("drift_statistics")
+    @classmethod
+    def _known_statistics(cls, value: str) -> str:
+        from streams.findings import STATISTICS
+
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in STATISTICS]
+        if unknown or not names:
+            raise ValueError(f"unknown statistics {unknown}; choose from {', '.join(STATISTICS)}")
+        return ",".join(names)
+
+    @property
+    def statistic_names(self) -> list[str]:
+        return self.drift_statistics.split(",")
 
     @property
     def predictions_topic(self) -> str:

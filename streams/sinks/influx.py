@@ -13,38 +13,52 @@ from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from streams.settings import Settings
+from streams.findings import WindowFindings
 from streams.windowing import ClosedWindow
 
 # InfluxDB drops empty tag values; events without a version are tagged with this instead.
 NO_VERSION_TAG = "unversioned"
 
-_FEATURE_FIELDS = ("psi", "missing_share", "out_of_range_share", "unseen_share")
+# feature_drift field -> key in the feature's snapshot
+_DRIFT_FIELDS = {"psi": "psi", "missing_share": "missing_share", "ks": "ks", "ks_p": "ks_pvalue", "js": "js",
+                 "wasserstein": "wasserstein", "wasserstein_std": "wasserstein_std", "chi2": "chi2",
+                 "chi2_p": "chi2_pvalue"}
+_QUALITY_FIELDS = ("missing_share", "out_of_range_share", "unseen_share")
 
 
 def version_tag(model_version: str) -> str:
     return model_version or NO_VERSION_TAG
 
 
-def window_points(window: ClosedWindow) -> list[Point]:
-    snap = window.state.snapshot()
-    version = version_tag(window.model_version)
-    stats = (
-        Point("window_stats").tag("model_id", window.model_id).tag("model_version", version)
-        .field("count", int(snap["count"])).field("late_count", int(snap["late_count"]))
-        .time(window.start_ms, WritePrecision.MS)
-    )
+def _point(measurement: str, window: ClosedWindow, feature: str | None = None) -> Point:
+    point = (Point(measurement).tag("model_id", window.model_id).tag("model_version", version_tag(window.model_version))
+             .time(window.start_ms, WritePrecision.MS))
+    return point if feature is None else point.tag("feature", feature)
+
+
+def _fields(point: Point, values: dict, names: dict[str, str]) -> None:
+    for field, key in names.items():
+        value = values.get(key)
+        if value is not None and not math.isnan(value):
+            point.field(field, float(value))
+
+
+def window_points(findings: WindowFindings) -> list[Point]:
+    window, snap = findings.window, findings.snapshot
+    stats = _point("window_stats", window).field("count", int(snap["count"])).field("late_count", int(snap["late_count"]))
     for name, value in snap["latency"].items():
         stats.field(name, float(value))
     points = [stats]
     for feature, fsnap in snap["features"].items():
-        point = (Point("feature_drift").tag("model_id", window.model_id).tag("model_version", version)
-                 .tag("feature", feature).time(window.start_ms, WritePrecision.MS))
-        for name in _FEATURE_FIELDS:
-            value = fsnap.get(name)
-            if value is not None and not math.isnan(value):
-                point.field(name, float(value))
-        point.field("count", int(fsnap["count"])).field("type_errors", int(fsnap["type_errors"]))
-        points.append(point)
+        drift = _point("feature_drift", window, feature)
+        _fields(drift, fsnap, _DRIFT_FIELDS)
+        verdict = findings.verdicts.get(feature)
+        if verdict is not None:
+            drift.field("drift", int(verdict.drifted)).field("severity", verdict.severity)
+        quality = _point("data_quality", window, feature).field("count", int(fsnap["count"]))
+        quality.field("type_errors", int(fsnap["type_errors"]))
+        _fields(quality, fsnap, {name: name for name in _QUALITY_FIELDS})
+        points += [drift, quality]
     return points
 
 
@@ -69,12 +83,12 @@ class InfluxSink:
         except Exception as exc:
             raise DriftlineError(f"InfluxDB at {self._client.url}: {exc}") from exc
 
-    def write_sync(self, windows: list[ClosedWindow]) -> None:
+    def write_sync(self, windows: list[WindowFindings]) -> None:
         points = [p for w in windows for p in window_points(w)]
         if points:
             self._write.write(bucket=self._bucket, org=self._org, record=points)
 
-    async def write(self, windows: list[ClosedWindow]) -> None:
+    async def write(self, windows: list[WindowFindings]) -> None:
         # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
         await asyncio.to_thread(self.write_sync, windows)
 

@@ -1,0 +1,66 @@
+"""What a closed window says: its statistics, the calibrated drift verdicts, the alerts to raise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from detectors.stats import DEFAULT_THRESHOLDS, DriftPolicy, FeatureVerdict
+from schemas import DriftAlert
+from streams.settings import Settings
+from streams.windowing import ClosedWindow
+
+# Statistic name (as in settings and alerts) -> its effect-size key and p-value key.
+STATISTICS = {
+    "psi": ("psi", None),
+    "ks": ("ks", "ks_pvalue"),
+    "js": ("js", None),
+    "wasserstein": ("wasserstein_std", None),
+    "chi2": (None, "chi2_pvalue"),
+}
+
+
+def drift_policy(settings: Settings) -> DriftPolicy:
+    """The policy over the configured statistics (DRIFTLINE_DRIFT_STATISTICS)."""
+    names = settings.statistic_names
+    effects = {STATISTICS[n][0] for n in names} - {None}
+    pvalues = tuple(STATISTICS[n][1] for n in names if STATISTICS[n][1] is not None)
+    thresholds = {k: v for k, v in DEFAULT_THRESHOLDS.items() if k in effects}
+    thresholds["psi"] = (DEFAULT_THRESHOLDS["psi"][0], settings.psi_major_threshold)
+    return DriftPolicy(alpha=settings.drift_alpha, thresholds=thresholds, pvalue_keys=pvalues)
+
+
+@dataclass
+class WindowFindings:
+    window: ClosedWindow
+    settings: Settings
+    policy: DriftPolicy
+
+    @cached_property
+    def snapshot(self) -> dict:
+        return self.window.state.snapshot()
+
+    @cached_property
+    def verdicts(self) -> dict[str, FeatureVerdict]:
+        return self.policy.evaluate(self.snapshot["features"])
+
+    @cached_property
+    def alerts(self) -> list[DriftAlert]:
+        """One alert per drifting feature: PSI at or above its threshold (statistic "psi"), else a
+        drift verdict of the policy (statistic = the effect that decided it)."""
+        w, s = self.window, self.settings
+        out = []
+        for feature, snap in self.snapshot["features"].items():
+            value, statistic, threshold, major = snap["psi"], "psi", s.psi_threshold, s.psi_major_threshold
+            if math.isnan(value) or value < threshold:
+                verdict = self.verdicts.get(feature)
+                if verdict is None or not verdict.drifted or verdict.metric is None:
+                    continue
+                name = next(n for n, (k, _) in STATISTICS.items() if k == verdict.metric)
+                minor, major = self.policy.thresholds[verdict.metric]
+                value, statistic, threshold = verdict.effect, name, minor
+            out.append(DriftAlert.for_window(
+                model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
+                feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
+        return out

@@ -1,0 +1,41 @@
+"""Alerts and verdicts of a closed window: PSI alerts as before, calibrated verdicts for the rest."""
+
+import numpy as np
+
+from detectors import build_profile
+from detectors.window import ModelWindow
+from streams.findings import WindowFindings, drift_policy
+from streams.settings import Settings
+from streams.windowing import ClosedWindow
+
+
+def _findings(shift_a: float, shift_b: float, n: int = 5_000, settings: Settings | None = None) -> WindowFindings:
+    rng = np.random.default_rng(4)
+    profile = build_profile({"a": list(rng.normal(0, 1, 50_000)), "b": list(rng.normal(0, 1, 50_000)),
+                             "c": list(rng.choice(["x", "y"], 50_000))})
+    state = ModelWindow(profile)
+    state.update({"a": rng.normal(shift_a, 1, n), "b": rng.normal(shift_b, 1, n), "c": list(rng.choice(["x", "y"], n))},
+                 latencies_ms=np.ones(n), events=n)
+    settings = settings or Settings(_env_file=None)
+    return WindowFindings(ClosedWindow("m", "1", 0, 60_000, state, 0, "watermark"), settings, drift_policy(settings))
+
+
+def test_no_drift_no_alert():
+    found = _findings(0.0, 0.0)
+    assert found.alerts == [] and not any(v.drifted for v in found.verdicts.values())
+
+
+def test_large_shift_alerts_on_psi_and_small_shift_on_another_statistic():
+    found = _findings(1.0, 0.25)
+    alerts = {a.feature: a for a in found.alerts}
+    assert set(alerts) == {"a", "b"}
+    assert alerts["a"].statistic == "psi" and alerts["a"].value >= 0.25 and alerts["a"].severity == "major"
+    # The deciding effect is whichever is furthest past its minor threshold (KS, JS, Wasserstein).
+    assert alerts["b"].statistic in ("ks", "js", "wasserstein") and alerts["b"].severity == "minor"
+    assert alerts["b"].value >= alerts["b"].threshold
+    assert found.snapshot["features"]["b"]["psi"] < 0.2  # PSI alone would have missed it
+
+
+def test_statistics_are_chosen_by_name():
+    found = _findings(0.0, 0.25, settings=Settings(_env_file=None, drift_statistics="psi,chi2"))
+    assert found.alerts == []
