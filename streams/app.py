@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable
 
 import faust
 
 from streams.alerts import recent_alert_ids
+from schemas import DriftAlert
 from streams.findings import WindowFindings, drift_policy
+from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
 from streams.decoding import decode_message
 from streams.profiles import ProfileStore
@@ -46,6 +49,7 @@ class WindowRunner:
         self.settings = settings
         self.checkpoints_topic = checkpoints_topic
         self.policy = drift_policy(settings)
+        self.watches: dict[int, OnlineWatch] = {}
         self.sent_alerts: set[str] = set()
         self.profiles = profiles
         self.sink = sink
@@ -90,6 +94,8 @@ class WindowRunner:
                 ("source_offset", str(message.offset).encode()),
             ])
         opened, dropped = pw.add(decoded.events, offset=message.offset, wall_ms=time.time() * 1000)
+        if self.settings.adwin_delta > 0 and decoded.events:
+            await self._online_alerts(message.partition, decoded.events)
         await self._release(message.partition, dropped)
         if opened:
             self.refs[(message.partition, message.offset)] = len(opened)
@@ -98,6 +104,27 @@ class WindowRunner:
         else:
             await self.stream.ack(event)
         await self.close_due(message.partition, pw)
+
+    async def _online_alerts(self, partition: int, events) -> None:
+        """ADWIN detections are published at once, keyed to the window of the detecting event."""
+        watch = self.watches.get(partition)
+        if watch is None:
+            watch = self.watches[partition] = OnlineWatch(self.settings.adwin_delta)
+        size = self.settings.window_ms
+        for d in watch.observe(events):
+            start = d.event.timestamp - d.event.timestamp % size
+            alert = DriftAlert.for_window(
+                model_id=d.event.model_id, model_version=d.event.model_version, window_start=start,
+                window_end=start + size, feature=d.stream, statistic="adwin", value=d.estimation,
+                threshold=d.delta, major_threshold=math.inf)
+            log.info("ADWIN change in %s of model=%s version=%s at event %s", d.stream, d.event.model_id,
+                     d.event.model_version or "-", d.event.event_id)
+            await self._send_alert(alert)
+
+    async def _send_alert(self, alert: DriftAlert) -> None:
+        if alert.alert_id not in self.sent_alerts:
+            await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
+            self.sent_alerts.add(alert.alert_id)
 
     async def close_due(self, partition: int, pw: PartitionWindows) -> None:
         async with self.close_locks.setdefault(partition, asyncio.Lock()):
@@ -110,9 +137,7 @@ class WindowRunner:
         await self.sink.write(findings)
         for found in findings:
             for alert in found.alerts:
-                if alert.alert_id not in self.sent_alerts:
-                    await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
-                    self.sent_alerts.add(alert.alert_id)
+                await self._send_alert(alert)
             self._log_closed(found)
         # Saved before the acks: a commit (which flushes the producer) can only follow this send.
         await self.checkpoints_topic.send(key=self._checkpoint_key(partition), value=pw.checkpoint().to_bytes())
@@ -135,10 +160,12 @@ class WindowRunner:
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Revoked partitions: drop their state; the new owner replays their open windows."""
-        for p in partitions:
+        gone = set(partitions)
+        for p in gone:
             self.partitions.pop(p, None)
-        self.held = {k: v for k, v in self.held.items() if k[0] not in set(partitions)}
-        self.refs = {k: v for k, v in self.refs.items() if k[0] not in set(partitions)}
+            self.watches.pop(p, None)
+        self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
+        self.refs = {k: v for k, v in self.refs.items() if k[0] not in gone}
 
     @staticmethod
     def _log_closed(found: WindowFindings) -> None:

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     psi_major_threshold: float = Field(0.25, gt=0)
     drift_statistics: str = "psi,ks,js,wasserstein,chi2"
     drift_alpha: float = Field(0.05, gt=0, lt=1)
+    adwin_delta: float = Field(0.002, ge=0, lt=1)  # 0 switches the per-event ADWIN watch off
     topic_prefix: str = Field("driftline", min_length=1)
     topic_partitions: int = Field(4, ge=1)
     app_id: str = "driftline-worker"

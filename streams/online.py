@@ -1,0 +1,73 @@
+"""Online change detection per event: ADWIN on each model version's prediction score and latency.
+
+Window statistics see a change only when the window closes; ADWIN sees it at the event that
+reveals it, and the worker publishes the alert right then. Cost: ~0.5 µs per value and stream
+in batches (river's Rust ADWIN), so two streams per event, not every feature (30 features would
+cost as much as decoding). After a crash the detectors start afresh from the replayed events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors.stats import ADWIN
+from schemas.fast_path import WireEvent
+
+WATCHED = ("prediction", "latency_ms")
+
+
+def prediction_score(prediction: object) -> float:
+    """A number to watch: the prediction itself, a class-probability map's top probability;
+    NaN for class labels (strings)."""
+    if prediction.__class__ in (float, int, bool):
+        return float(prediction)
+    if prediction.__class__ is dict and prediction:
+        return float(max(prediction.values()))
+    return math.nan
+
+
+@dataclass(frozen=True)
+class Detection:
+    event: WireEvent
+    stream: str  # "prediction" or "latency_ms"
+    estimation: float  # ADWIN's mean estimate right after the change
+    delta: float
+
+
+class OnlineWatch:
+    """One ADWIN per (model, version, stream) of one partition, fed in partition order."""
+
+    def __init__(self, delta: float = 0.002) -> None:
+        self.delta = delta
+        self._detectors: dict[tuple[str, str, str], ADWIN] = {}
+
+    def observe(self, events: Sequence[WireEvent]) -> list[Detection]:
+        groups: dict[tuple[str, str], list[WireEvent]] = {}
+        for e in events:
+            groups.setdefault((e.model_id, e.model_version), []).append(e)
+        found = []
+        for (model, version), members in groups.items():
+            streams = {"prediction": [prediction_score(e.prediction) for e in members],
+                       "latency_ms": [math.nan if e.latency_ms is None else e.latency_ms for e in members]}
+            for stream, values in streams.items():
+                found += self._feed((model, version, stream), members, np.asarray(values, dtype=np.float64))
+        return found
+
+    def _feed(self, key: tuple[str, str, str], members: list[WireEvent], values: np.ndarray) -> list[Detection]:
+        present = np.flatnonzero(~np.isnan(values))
+        if present.size == 0:
+            return []
+        detector = self._detectors.get(key)
+        if detector is None:
+            detector = self._detectors[key] = ADWIN(delta=self.delta)
+        before, known = detector.updates, len(detector.detections)
+        detector.update(values[present])
+        if len(detector.detections) == known:
+            return []
+        estimation = detector.snapshot()["estimation"]
+        return [Detection(members[present[d - before - 1]], key[2], estimation, self.delta)
+                for d in detector.detections[known:]]

@@ -1,0 +1,38 @@
+import numpy as np
+
+from schemas.fast_path import WireEvent
+from streams.online import OnlineWatch, prediction_score
+
+
+def _events(scores, model="m"):
+    return [WireEvent(event_id=str(i), model_id=model, timestamp=i, features={}, prediction=float(s), latency_ms=5.0)
+            for i, s in enumerate(scores)]
+
+
+def test_a_change_in_the_prediction_score_is_reported_at_its_event_once():
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([rng.normal(0.2, 0.05, 3000), rng.normal(0.6, 0.05, 3000)])
+    events = _events(scores)
+    watch = OnlineWatch()
+    found = []
+    for i in range(0, len(events), 250):  # batches of any size give the same result
+        found += watch.observe(events[i:i + 250])
+    assert [(d.stream, d.event.event_id) for d in found] == [("prediction", found[0].event.event_id)]
+    assert 3000 <= int(found[0].event.event_id) < 3100
+    one_by_one = OnlineWatch()
+    again = [d for e in events for d in one_by_one.observe([e])]
+    assert [d.event.event_id for d in again] == [d.event.event_id for d in found]
+
+
+def test_stationary_streams_stay_quiet_and_models_are_watched_apart():
+    rng = np.random.default_rng(6)
+    watch = OnlineWatch()
+    mixed = [e for pair in zip(_events(rng.uniform(0, 1, 5000), "a"), _events(rng.uniform(0, 1, 5000), "b"))
+             for e in pair]
+    assert watch.observe(mixed) == []
+
+
+def test_prediction_scores():
+    assert prediction_score(0.3) == 0.3 and prediction_score(True) == 1.0
+    assert prediction_score({"yes": 0.7, "no": 0.3}) == 0.7
+    assert np.isnan(prediction_score("cat"))
