@@ -33,6 +33,8 @@ class ModelWindow:
         self._features: dict[str, NumericWindowState | CategoricalWindowState] = (
             {} if profile is None else {name: new_window_state(p) for name, p in profile.features.items()}
         )
+        # The prediction's own distribution against the profile's prediction profile, if it has one.
+        self._prediction = None if profile is None or profile.prediction is None else new_window_state(profile.prediction)
         self._numeric = tuple(n for n, s in self._features.items() if isinstance(s, NumericWindowState))
         self._categorical = tuple(n for n, s in self._features.items() if isinstance(s, CategoricalWindowState))
 
@@ -52,6 +54,11 @@ class ModelWindow:
     def categorical_features(self) -> tuple[str, ...]:
         return self._categorical
 
+    @property
+    def prediction_kind(self) -> str | None:
+        """"numeric" or "categorical" when the prediction distribution is watched, else None."""
+        return None if self._prediction is None else self._prediction.profile.kind
+
     def update(
         self,
         columns: Mapping[str, np.ndarray | Sequence[object]],
@@ -59,9 +66,13 @@ class ModelWindow:
         latencies_ms: np.ndarray,
         events: int,
         type_errors: Mapping[str, int] | None = None,
+        predictions: np.ndarray | Sequence[object] | None = None,
     ) -> None:
-        """Add a batch of `events` events given column-wise (only the profiled features are read)."""
+        """Add a batch of `events` events given column-wise (only the profiled features are read);
+        `predictions` (numbers, or labels for a categorical prediction profile) when watched."""
         self._count += events
+        if self._prediction is not None and predictions is not None:
+            self._prediction.update(predictions)
         self._latency.update(latencies_ms)
         errors = type_errors or {}
         for name, state in self._features.items():
@@ -81,6 +92,8 @@ class ModelWindow:
         merged._late = self._late + other._late
         merged._latency = self._latency.merge(other._latency)
         merged._features = {name: s.merge(other._features[name]) for name, s in self._features.items()}
+        if self._prediction is not None:
+            merged._prediction = self._prediction.merge(other._prediction)
         return merged
 
     def snapshot(self) -> dict:
@@ -89,4 +102,5 @@ class ModelWindow:
             "late_count": self._late,
             "latency": self._latency.snapshot(),
             "features": {name: state.snapshot() for name, state in self._features.items()},
+            "prediction": None if self._prediction is None else self._prediction.snapshot(),
         }

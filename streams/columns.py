@@ -63,3 +63,22 @@ def categorical_column(features: Sequence[dict], name: str) -> list[object]:
 
 def latency_column(events: Sequence) -> np.ndarray:
     return np.array([e.latency_ms for e in events], dtype=np.float64)
+
+
+def prediction_score(prediction: object) -> float:
+    """A number for a prediction: itself, or a class-probability map's top probability; NaN for
+    class labels (strings)."""
+    if prediction.__class__ in (float, int, bool):
+        return float(prediction)
+    if prediction.__class__ is dict and prediction:
+        return float(max(prediction.values()))
+    return float("nan")
+
+
+def prediction_column(events: Sequence, kind: str | None) -> np.ndarray | list | None:
+    """Predictions as the window's prediction profile takes them (scores or labels)."""
+    if kind == "numeric":
+        return np.array([prediction_score(e.prediction) for e in events], dtype=np.float64)
+    if kind == "categorical":
+        return [p if p.__class__ is str else None if p is None else str(p) for p in (e.prediction for e in events)]
+    return None

@@ -21,6 +21,10 @@ STATISTICS = {
 }
 
 
+# The feature name alerts use for the prediction's own distribution.
+PREDICTION = "prediction"
+
+
 def drift_policy(settings: Settings) -> DriftPolicy:
     """The policy over the configured statistics (DRIFTLINE_DRIFT_STATISTICS)."""
     names = settings.statistic_names
@@ -63,4 +67,10 @@ class WindowFindings:
             out.append(DriftAlert.for_window(
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
                 feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
+        prediction = self.snapshot.get("prediction")
+        if prediction and not math.isnan(prediction["psi"]) and prediction["psi"] >= s.psi_threshold:
+            out.append(DriftAlert.for_window(
+                model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
+                feature=PREDICTION, statistic="psi", value=prediction["psi"], threshold=s.psi_threshold,
+                major_threshold=s.psi_major_threshold))
         return out

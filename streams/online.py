@@ -16,18 +16,9 @@ import numpy as np
 
 from detectors.stats import ADWIN
 from schemas.fast_path import WireEvent
+from streams.columns import prediction_score
 
 WATCHED = ("prediction", "latency_ms")
-
-
-def prediction_score(prediction: object) -> float:
-    """A number to watch: the prediction itself, a class-probability map's top probability;
-    NaN for class labels (strings)."""
-    if prediction.__class__ in (float, int, bool):
-        return float(prediction)
-    if prediction.__class__ is dict and prediction:
-        return float(max(prediction.values()))
-    return math.nan
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
 from schemas.fast_path import WireEvent
 from streams.checkpoint import PartitionCheckpoint, Transition
-from streams.columns import categorical_column, latency_column, numeric_block
+from streams.columns import categorical_column, latency_column, numeric_block, prediction_column
 
 FLUSH_EVENTS = 2048
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
@@ -55,7 +55,8 @@ def apply_events(state: ModelWindow, events: Sequence[WireEvent]) -> None:
     columns, type_errors = numeric_block(features, state.numeric_features)
     for name in state.categorical_features:
         columns[name] = categorical_column(features, name)
-    state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors)
+    state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors,
+                 predictions=prediction_column(events, state.prediction_kind))
 
 
 @dataclass

@@ -59,6 +59,10 @@ def window_points(findings: WindowFindings) -> list[Point]:
         quality.field("type_errors", int(fsnap["type_errors"]))
         _fields(quality, fsnap, {name: name for name in _QUALITY_FIELDS})
         points += [drift, quality]
+    if snap.get("prediction"):
+        prediction = _point("prediction_drift", window).field("count", int(snap["prediction"]["count"]))
+        _fields(prediction, snap["prediction"], _DRIFT_FIELDS)
+        points.append(prediction)
     return points
 
 

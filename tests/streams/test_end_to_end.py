@@ -10,6 +10,7 @@ import pytest
 
 from detectors import build_profile
 from schemas import ProfileMessage
+from tests.streams.stack_data import window_fields
 
 pytestmark = pytest.mark.stack
 
@@ -29,7 +30,8 @@ def _features(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[dict
 def _publish_profile(stack, topic: str, model: str, rng) -> None:
     ref = _features(rng, 20_000)
     columns = {name: [row[name] for row in ref] for name in ref[0]}
-    message = ProfileMessage(model_id=model, created_at="2026-01-01T00:00:00Z", profile=build_profile(columns).to_dict())
+    profile = build_profile(columns, prediction=list(rng.random(20_000)))
+    message = ProfileMessage(model_id=model, created_at="2026-01-01T00:00:00Z", profile=profile.to_dict())
     producer = stack.producer()
     producer.produce(topic, key=model.encode(), value=message.model_dump_json().encode())
     assert producer.flush(10) == 0
@@ -125,6 +127,9 @@ def test_three_windows_end_to_end(stack, start_worker, worker_env):
         else:
             assert psi < 0.1, (w, feature, psi)
     assert {f for _, f in drift} == {*FEATURES, "f_cat"}
+    predictions = window_fields(stack, "prediction_drift", model, base // 1000 - 60, base // 1000 + 600)
+    assert sorted(predictions) == [(base + w * WINDOW_MS,) for w in range(3)]
+    assert all(p["psi"] < 0.1 and p["count"] > 0 for p in predictions.values())
 
     assert len(alerts) == 1, [a.value() for a in alerts]
     alert = orjson.loads(alerts[0].value())

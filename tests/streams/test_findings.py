@@ -39,3 +39,15 @@ def test_large_shift_alerts_on_psi_and_small_shift_on_another_statistic():
 def test_statistics_are_chosen_by_name():
     found = _findings(0.0, 0.25, settings=Settings(_env_file=None, drift_statistics="psi,chi2"))
     assert found.alerts == []
+
+
+def test_prediction_distribution_drift_alerts_as_feature_prediction():
+    rng = np.random.default_rng(2)
+    profile = build_profile({"a": list(rng.normal(0, 1, 20_000))}, prediction=list(rng.beta(2, 5, 20_000)))
+    state = ModelWindow(profile)
+    state.update({"a": rng.normal(0, 1, 5_000)}, latencies_ms=np.ones(5_000), events=5_000,
+                 predictions=rng.beta(5, 2, 5_000))
+    settings = Settings(_env_file=None)
+    found = WindowFindings(ClosedWindow("m", "1", 0, 60_000, state, 0, "watermark"), settings, drift_policy(settings))
+    assert [(a.feature, a.statistic, a.severity) for a in found.alerts] == [("prediction", "psi", "major")]
+    assert found.snapshot["prediction"]["ks"] > 0.3

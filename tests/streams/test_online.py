@@ -1,7 +1,8 @@
 import numpy as np
 
 from schemas.fast_path import WireEvent
-from streams.online import OnlineWatch, prediction_score
+from streams.columns import prediction_score
+from streams.online import OnlineWatch
 
 
 def _events(scores, model="m"):
