@@ -19,6 +19,7 @@ from schemas.fast_path import WireEvent
 from streams.columns import prediction_score
 
 WATCHED = ("prediction", "latency_ms")
+_SCALAR_UPTO = 8
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,24 @@ class OnlineWatch:
             groups.setdefault((e.model_id, e.model_version), []).append(e)
         found = []
         for (model, version), members in groups.items():
-            streams = {"prediction": [prediction_score(e.prediction) for e in members],
-                       "latency_ms": [math.nan if e.latency_ms is None else e.latency_ms for e in members]}
-            for stream, values in streams.items():
-                found += self._feed((model, version, stream), members, np.asarray(values, dtype=np.float64))
+            found += self._feed((model, version, "prediction"), members, [prediction_score(e.prediction) for e in members])
+            found += self._feed((model, version, "latency_ms"), members,
+                                [math.nan if e.latency_ms is None else e.latency_ms for e in members])
         return found
 
-    def _feed(self, key: tuple[str, str, str], members: list[WireEvent], values: np.ndarray) -> list[Detection]:
-        present = np.flatnonzero(~np.isnan(values))
-        if present.size == 0:
+    def _feed(self, key: tuple[str, str, str], members: list[WireEvent], values: list[float]) -> list[Detection]:
+        present = [i for i, v in enumerate(values) if v == v]  # NaN (no value) is skipped
+        if not present:
             return []
         detector = self._detectors.get(key)
         if detector is None:
             detector = self._detectors[key] = ADWIN(delta=self.delta)
         before, known = detector.updates, len(detector.detections)
-        detector.update(values[present])
+        if len(present) <= _SCALAR_UPTO:  # one-event messages: numpy's fixed cost would dominate
+            for i in present:
+                detector.update(values[i])
+        else:
+            detector.update(np.asarray(values, dtype=np.float64)[present])
         if len(detector.detections) == known:
             return []
         estimation = detector.snapshot()["estimation"]
