@@ -39,6 +39,8 @@ test: install
 demo: install
 	@deploy/demo.sh
 
-# Throughput of the worker against bare aiokafka and a bare faust agent on the real stack.
+# Throughput of the worker against bare aiokafka and a bare faust agent on the real stack, then the
+# cost of each statistic and a window's drift computation next to Evidently's DataDriftPreset.
 bench: install
 	@deploy/run-bench.sh
+	@deploy/run-stats-bench.sh

@@ -38,6 +38,12 @@ class OnlineWatch:
         self._detectors: dict[tuple[str, str, str], ADWIN] = {}
 
     def observe(self, events: Sequence[WireEvent]) -> list[Detection]:
+        if len(events) == 1:  # one-event messages: no grouping, no lists
+            e = events[0]
+            found = self._feed_one((e.model_id, e.model_version, "prediction"), e, prediction_score(e.prediction))
+            if e.latency_ms is not None:
+                found += self._feed_one((e.model_id, e.model_version, "latency_ms"), e, e.latency_ms)
+            return found
         groups: dict[tuple[str, str], list[WireEvent]] = {}
         for e in events:
             groups.setdefault((e.model_id, e.model_version), []).append(e)
@@ -47,6 +53,17 @@ class OnlineWatch:
             found += self._feed((model, version, "latency_ms"), members,
                                 [math.nan if e.latency_ms is None else e.latency_ms for e in members])
         return found
+
+    def _feed_one(self, key: tuple[str, str, str], event: WireEvent, value: float) -> list[Detection]:
+        if value != value:
+            return []
+        detector = self._detectors.get(key)
+        if detector is None:
+            detector = self._detectors[key] = ADWIN(delta=self.delta)
+        detector.update(value)
+        if not detector.drift_detected:
+            return []
+        return [Detection(event, key[2], detector.snapshot()["estimation"], self.delta)]
 
     def _feed(self, key: tuple[str, str, str], members: list[WireEvent], values: list[float]) -> list[Detection]:
         present = [i for i, v in enumerate(values) if v == v]  # NaN (no value) is skipped

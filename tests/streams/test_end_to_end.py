@@ -8,33 +8,12 @@ import numpy as np
 import orjson
 import pytest
 
-from detectors import build_profile
-from schemas import ProfileMessage
-from tests.streams.stack_data import window_fields
+from tests.streams.stack_data import feature_rows, publish_profile, window_fields
 
 pytestmark = pytest.mark.stack
 
 WINDOW_MS = 10_000
 FEATURES = ("f_num_a", "f_num_b", "f_num_c")
-
-
-def _features(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[dict]:
-    a = rng.normal(0, 1, n) + shift
-    b = rng.gamma(2.0, 2.0, n)
-    c = rng.uniform(0, 10, n)
-    cat = rng.choice(["x", "y", "z"], n, p=[0.5, 0.3, 0.2])
-    return [{"f_num_a": float(a[i]), "f_num_b": float(b[i]), "f_num_c": None if i % 50 == 0 else float(c[i]),
-             "f_cat": str(cat[i])} for i in range(n)]
-
-
-def _publish_profile(stack, topic: str, model: str, rng) -> None:
-    ref = _features(rng, 20_000)
-    columns = {name: [row[name] for row in ref] for name in ref[0]}
-    profile = build_profile(columns, prediction=list(rng.random(20_000)))
-    message = ProfileMessage(model_id=model, created_at="2026-01-01T00:00:00Z", profile=profile.to_dict())
-    producer = stack.producer()
-    producer.produce(topic, key=model.encode(), value=message.model_dump_json().encode())
-    assert producer.flush(10) == 0
 
 
 def _events(model: str, rng, base_ms: int, window: int, n: int, shift: float = 0.0) -> list[dict]:
@@ -43,7 +22,7 @@ def _events(model: str, rng, base_ms: int, window: int, n: int, shift: float = 0
     times = np.sort(rng.integers(start, start + WINDOW_MS, n))
     times[-1] = start + WINDOW_MS - 1
     latencies = rng.gamma(2.0, 5.0, n)
-    rows = _features(rng, n, shift)
+    rows = feature_rows(rng, n, shift)
     return [{"event_id": f"{model}-{window}-{i}", "model_id": model, "model_version": "v1",
              "timestamp": int(times[i]) if i % 3 else _rfc3339(int(times[i])),
              "features": rows[i], "prediction": float(rng.random()), "latency_ms": float(latencies[i])}
@@ -72,7 +51,7 @@ def test_three_windows_end_to_end(stack, start_worker, worker_env):
     model = f"e2e-{prefix}"
     rng = np.random.default_rng(20261125)
     worker = start_worker(DRIFTLINE_WINDOW_SECONDS="10")
-    _publish_profile(stack, f"{prefix}.profiles", model, rng)
+    publish_profile(stack, f"{prefix}.profiles", model, with_prediction=True)
     time.sleep(1.0)  # the worker follows the profiles topic; give it a moment to read the new one
 
     base = (int(time.time() * 1000) // WINDOW_MS - 60) * WINDOW_MS  # ten minutes ago: a replay
