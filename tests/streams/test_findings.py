@@ -51,3 +51,10 @@ def test_prediction_distribution_drift_alerts_as_feature_prediction():
     found = WindowFindings(ClosedWindow("m", "1", 0, 60_000, state, 0, "watermark"), settings, drift_policy(settings))
     assert [(a.feature, a.statistic, a.severity) for a in found.alerts] == [("prediction", "psi", "major")]
     assert found.snapshot["prediction"]["ks"] > 0.3
+
+
+def test_configurable_statistics_are_registered_statistics():
+    from detectors.stats import build_registry
+    from streams.findings import STATISTICS
+
+    assert set(STATISTICS) <= set(build_registry())
