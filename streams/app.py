@@ -24,7 +24,7 @@ import faust
 
 from streams.alerts import recent_alert_ids
 from schemas import DriftAlert
-from streams.findings import WindowFindings, drift_policy
+from streams.findings import WindowFindings, drift_policy, statistic_name
 from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
 from streams.decoding import decode_message
@@ -170,7 +170,8 @@ class WindowRunner:
     @staticmethod
     def _log_closed(found: WindowFindings) -> None:
         window, snap = found.window, found.snapshot
-        drifting = sorted(f"{v.feature}:{v.metric}={v.effect:.3f}" for v in found.verdicts.values() if v.drifted)
+        drifting = sorted(f"{v.feature}:{statistic_name(v.metric)}={v.effect:.3f}"
+                          for v in found.verdicts.values() if v.drifted)
         worst = max(((f, s["psi"]) for f, s in snap["features"].items() if s["psi"] == s["psi"]),
                     key=lambda fs: fs[1], default=None)
         log.info("window closed model=%s version=%s start=%s count=%d late=%d%s (%s)", window.model_id,

@@ -13,7 +13,7 @@ from detectors import build_profile
 from detectors.window import ModelWindow
 from streams.columns import float_column
 from streams.errors import DriftlineError
-from streams.findings import STATISTICS, WindowFindings, drift_policy
+from streams.findings import WindowFindings, drift_policy, statistic_name
 from streams.reference_data import read_columns
 from streams.settings import Settings
 from streams.windowing import ClosedWindow
@@ -76,7 +76,7 @@ def _rows(window: str, found: WindowFindings) -> Iterator[CheckRow]:
                            alert.severity)
             continue
         metric = verdict.metric or "psi"
-        name = next((n for n, (k, _) in STATISTICS.items() if k == metric), metric)
+        name = statistic_name(metric)
         value = verdict.effect if verdict.effect is not None else found.snapshot["features"][feature].get("psi")
         value = None if value is None or math.isnan(value) else float(value)
         threshold = found.policy.thresholds.get(metric, (found.settings.psi_threshold,))[0]

@@ -21,6 +21,11 @@ STATISTICS = {
 }
 
 
+def statistic_name(effect_key: str) -> str:
+    """The registered name of the statistic an effect key belongs to ("wasserstein_std" -> "wasserstein")."""
+    return next((name for name, (key, _) in STATISTICS.items() if key == effect_key), effect_key)
+
+
 # The feature name alerts use for the prediction's own distribution.
 PREDICTION = "prediction"
 
@@ -61,9 +66,8 @@ class WindowFindings:
                 verdict = self.verdicts.get(feature)
                 if verdict is None or not verdict.drifted or verdict.metric is None:
                     continue
-                name = next(n for n, (k, _) in STATISTICS.items() if k == verdict.metric)
                 minor, major = self.policy.thresholds[verdict.metric]
-                value, statistic, threshold = verdict.effect, name, minor
+                value, statistic, threshold = verdict.effect, statistic_name(verdict.metric), minor
             out.append(DriftAlert.for_window(
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
                 feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
