@@ -7,6 +7,7 @@ points instead of adding new ones. Fields that are undefined (NaN: no values) ar
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 from influxdb_client import InfluxDBClient, Point, WritePrecision
@@ -15,6 +16,14 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from streams.settings import Settings
 from streams.findings import WindowFindings
 from streams.windowing import ClosedWindow
+
+log = logging.getLogger("driftline.influx")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+
 
 # InfluxDB drops empty tag values; events without a version are tagged with this instead.
 NO_VERSION_TAG = "unversioned"
@@ -92,9 +101,20 @@ class InfluxSink:
         if points:
             self._write.write(bucket=self._bucket, org=self._org, record=points)
 
-    async def write(self, windows: list[WindowFindings]) -> None:
-        # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
-        await asyncio.to_thread(self.write_sync, windows)
+    async def write(self, windows: list[WindowFindings], max_backoff_s: float = 30.0) -> None:
+        """Write, retrying until InfluxDB takes it: a window's offsets stay uncommitted meanwhile,
+        so an outage delays results but loses none. Points are idempotent, so a retry is harmless."""
+        delay = min(0.5, max_backoff_s)
+        while True:
+            try:
+                # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
+                await asyncio.to_thread(self.write_sync, windows)
+                return
+            except Exception as exc:  # the client raises urllib3/ApiException/OSError alike
+                log.warning("InfluxDB write of %d window(s) failed (%s); retrying in %.1f s",
+                            len(windows), _short(exc), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff_s)
 
     def close(self) -> None:
         self._client.close()
