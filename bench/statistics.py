@@ -122,8 +122,8 @@ def bench_costs(events: int, repeats: int, rng: np.random.Generator) -> list[dic
     # Per window: one window that saw exactly this batch once.
     one = ModelWindow(profile)
     one.update(batch, latencies_ms=latencies, events=events)
-    hist = {n: one._features[n]._hist for n in num}  # noqa: SLF001 (the bench reads the worker's state)
-    ccounts = {n: one._features[n]._counts for n in cat}  # noqa: SLF001
+    hist = {n: one.feature_state(n).sketch for n in num}  # the worker's own window state
+    ccounts = {n: one.feature_state(n).sketch.counts for n in cat}
     grids: dict[str, FineGrid] = {n: prof[n].grid for n in num}
     refc = {n: reference_counts(prof[n]) for n in cat}
 

@@ -54,6 +54,10 @@ class ModelWindow:
     def categorical_features(self) -> tuple[str, ...]:
         return self._categorical
 
+    def feature_state(self, name: str) -> NumericWindowState | CategoricalWindowState:
+        """One feature's state (read-only use: benchmarks, diagnostics)."""
+        return self._features[name]
+
     @property
     def prediction_kind(self) -> str | None:
         """"numeric" or "categorical" when the prediction distribution is watched, else None."""
