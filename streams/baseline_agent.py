@@ -1,7 +1,8 @@
-"""A bare faust agent that only decodes each message with orjson: the floor for any faust worker.
+"""A bare faust agent that only decodes each message with orjson: the floor for any faust worker,
+and the baseline (b) of `make bench` (it lives in streams/, the one package that imports faust).
 
 Run as a subprocess by the benchmark:
-    python -m bench.faust_agent BOOTSTRAP TOPIC APP_ID DATADIR EXPECT_MESSAGES RESULT_FILE
+    python -m streams.baseline_agent BOOTSTRAP TOPIC APP_ID DATADIR EXPECT_MESSAGES RESULT_FILE
 It appends JSON lines to RESULT_FILE: {"first": t} at the first message, {"progress": events}
 about every second, and {"done": t, "events": n, "messages": m} once EXPECT_MESSAGES were
 processed (t: epoch seconds). Then it idles until the benchmark stops it.
