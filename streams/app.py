@@ -81,7 +81,7 @@ class WindowRunner:
 
     async def handle(self, event) -> None:
         message = event.message
-        pw = await self.windows_for(message.partition)
+        pw = self.partitions.get(message.partition) or await self.windows_for(message.partition)
         if message.offset < pw.skip_before_offset:  # fully accounted before a crash
             await self.stream.ack(event)
             return
@@ -127,6 +127,8 @@ class WindowRunner:
             self.sent_alerts.add(alert.alert_id)
 
     async def close_due(self, partition: int, pw: PartitionWindows) -> None:
+        if not pw.has_due(time.time() * 1000):  # the common case, checked without the lock
+            return
         async with self.close_locks.setdefault(partition, asyncio.Lock()):
             closed = pw.pop_due(time.time() * 1000)
             if closed:

@@ -20,6 +20,7 @@ from streams.columns import prediction_score
 
 WATCHED = ("prediction", "latency_ms")
 _SCALAR_UPTO = 8
+_INFINITE = (math.inf, -math.inf)
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,12 @@ class OnlineWatch:
         return found
 
     def _feed_one(self, key: tuple[str, str, str], event: WireEvent, value: float) -> list[Detection]:
-        if value != value:
+        if value != value or value in _INFINITE:
             return []
         detector = self._detectors.get(key)
         if detector is None:
             detector = self._detectors[key] = ADWIN(delta=self.delta)
-        detector.update(value)
-        if not detector.drift_detected:
+        if not detector.update_one(float(value)):
             return []
         return [Detection(event, key[2], detector.snapshot()["estimation"], self.delta)]
 

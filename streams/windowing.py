@@ -122,7 +122,7 @@ class PartitionWindows:
         self.last_event_wall_ms = wall_ms
         if offset < self.skip_before_offset:
             return set(), []
-        dropped = self._replay_closes(before=offset)
+        dropped = self._replay_closes(before=offset) if self._replay else []
         self.last_offset = offset
         opened = self._apply_message(events, offset) if events else set()
         if self._replay and self._replay[0].after_offset == offset:
@@ -186,10 +186,10 @@ class PartitionWindows:
             opened.add(key)
         return window
 
-    def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
-        """Close every window that is due by watermark or, when idle, by wall clock; oldest first."""
+    def _close_limit(self, wall_ms: float) -> tuple[int, str] | None:
+        """The new closed-until bound and what moved it, or None when nothing new can close."""
         if self._replay:  # replaying: closes come from the saved decisions, at their offsets
-            return []
+            return None
         limit = None
         if self.watermark_ms is not None:
             # Largest window end E with E + lateness <= watermark (ends are multiples of the size).
@@ -200,7 +200,19 @@ class PartitionWindows:
             if limit is None or idle_limit > limit:
                 limit, closed_by = idle_limit, "idle"
         if limit is None or limit <= self.closed_until_ms:
-            return []  # every open window ends after closed_until: nothing new can be due
+            return None  # every open window ends after closed_until: nothing new can be due
+        return limit, closed_by
+
+    def has_due(self, wall_ms: float) -> bool:
+        """Whether pop_due would close anything or move the bound (cheap; called per message)."""
+        return self._close_limit(wall_ms) is not None
+
+    def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
+        """Close every window that is due by watermark or, when idle, by wall clock; oldest first."""
+        found = self._close_limit(wall_ms)
+        if found is None:
+            return []
+        limit, closed_by = found
         due = sorted((w for w in self.windows.values() if w.end_ms <= limit), key=lambda w: (w.key[2], w.key[:2]))
         for w in due:
             del self.windows[w.key]

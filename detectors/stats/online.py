@@ -129,6 +129,25 @@ class OnlineDetector:
                     self._fired = True
                 self._last_raw = self._updates
 
+    def update_one(self, value: float) -> bool:
+        """One finite value, the lean path for per-event use; returns drift_detected.
+
+        Same bookkeeping as update(value) without its input checks: the caller passes a finite
+        float (and 0/1 for DDM).
+        """
+        detector = self._river
+        detector.update(value)
+        self._updates += 1
+        self._fired = False
+        if detector.drift_detected:
+            if self._last_raw is not None and self._updates - self._last_raw <= self.refractory:
+                self._suppressed += 1
+            else:
+                self._detections.append(self._updates)
+                self._fired = True
+            self._last_raw = self._updates
+        return self._fired
+
     def _check(self, present: np.ndarray) -> None:
         if not np.isfinite(present).all():
             raise DetectorError("values must be finite (NaN is skipped as missing)")

@@ -132,3 +132,18 @@ def test_adwin_state_is_tied_to_the_river_version() -> None:
         ADWIN.from_state(state)
     with pytest.raises(DetectorError):
         PageHinkley.from_state(adwin.to_state())
+
+
+def test_update_one_matches_update_value_by_value():
+    from detectors.stats import ADWIN
+
+    rng = np.random.default_rng(21)
+    values = np.concatenate([rng.normal(0, 1, 2000), rng.normal(1.5, 1, 2000)])
+    batch, lean = ADWIN(), ADWIN()
+    batch.update(values)
+    for v in values:
+        lean.update_one(float(v))
+    assert lean.detections == batch.detections and lean.updates == batch.updates
+    # drift_detected speaks of the last call: the batch call saw the change, the last single one did not.
+    strip = lambda snap: {k: v for k, v in snap.items() if k != "drift_detected"}  # noqa: E731
+    assert strip(lean.snapshot()) == strip(batch.snapshot())
