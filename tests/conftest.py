@@ -11,6 +11,22 @@ import pytest
 from tests.stack_helpers import StackClient, WorkerProcess
 
 
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures():
+    """Record a figure a test proves, printed at the end of every run (not only with -s)."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("driftline figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def stack() -> StackClient:
     client = StackClient.from_environment()

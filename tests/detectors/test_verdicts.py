@@ -1,6 +1,6 @@
 """Benjamini-Hochberg and the drift policy, calibrated on seeded streams.
 
-Requirements proven here (numbers printed with `pytest -s`):
+Requirements proven here (numbers printed in the "driftline figures" section of the test summary):
 - 1,000 no-drift windows of 20 features (5,000 events per window, 50,000 reference events): at
   most one window has any drift verdict;
 - a 0.25 std mean shift of one feature is found in the first drifted window of 5,000 events,
@@ -134,7 +134,7 @@ class _World:
         return windows
 
 
-def test_no_drift_windows_give_at_most_one_false_alarm() -> None:
+def test_no_drift_windows_give_at_most_one_false_alarm(figures) -> None:
     world = _World(seed=2024)
     policy = DriftPolicy()
     alarms = significant = effects = 0
@@ -144,8 +144,8 @@ def test_no_drift_windows_give_at_most_one_false_alarm() -> None:
         alarms += any(v.drifted for v in result.values())
         significant += any(v.qvalue is not None and v.qvalue <= policy.alpha for v in result.values())
         effects += any(v.effect is not None and v.effect >= policy.thresholds[v.metric][0] for v in result.values())
-    print(f"\n1,000 no-drift windows x 20 features: {alarms} with a drift verdict "
-          f"({significant} with a BH-significant feature, {effects} with an effect >= its minor threshold)")
+    figures(f"1,000 no-drift windows x 20 features: {alarms} with a drift verdict "
+            f"({significant} with a BH-significant feature, {effects} with an effect >= its minor threshold)")
     assert alarms <= 1
     assert significant > 0  # BH alone alarms in a few % of windows: the effect threshold is what holds
 
@@ -166,7 +166,7 @@ def test_state_sampler_matches_events() -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_quarter_std_shift_is_found_in_the_first_drifted_window(seed: int) -> None:
+def test_quarter_std_shift_is_found_in_the_first_drifted_window(seed: int, figures) -> None:
     world = _World(seed=seed)
     names = list(NUMERIC)
     for _ in range(2):
@@ -179,6 +179,8 @@ def test_quarter_std_shift_is_found_in_the_first_drifted_window(seed: int) -> No
         if target in ("normal", "narrow", "logistic"):
             # Plain PSI on deciles misses it: ~0.06 for a normal feature, far below 0.2 (or 0.1).
             assert result_stats[target]["psi"] < 0.1 and result[target].metric != "psi"
+        figures(f"0.25 std shift of {target!r} (5,000 events): found in the first drifted window by "
+                f"{result[target].metric}={result[target].effect:.3f}, PSI {result_stats[target]['psi']:.3f}")
 
 
 def test_policy_rules() -> None:
