@@ -25,5 +25,6 @@ def test_compose_file_validates():
 def test_grafana_dashboard_queries_the_documented_schema():
     dashboard = json.loads((ROOT / "deploy/grafana/dashboards/driftline.json").read_text())
     queries = " ".join(t.get("query", "") for p in dashboard["panels"] for t in p.get("targets", []))
-    for name in ("window_stats", "feature_drift", "latency_p99_ms", "psi", "missing_share", "late_count"):
+    for name in ("window_stats", "feature_drift", "latency_p99_ms", "psi", "missing_share", "late_count",
+                 "\"ks\"", "\"drift\"", "data_quality", "prediction_drift"):
         assert name in queries, name
