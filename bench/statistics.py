@@ -38,7 +38,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from detectors import CategoricalWindowState, NumericWindowState, bin_categorical, bin_numeric, build_profile, psi
+from detectors import CategoricalWindowState, NumericWindowState, bin_numeric, build_profile, psi
 from detectors.stats import DriftPolicy, FineGrid, GridHistogram
 from detectors.stats.chi_square import chi_square_test, reference_counts
 from detectors.stats.jensen_shannon import js_distance

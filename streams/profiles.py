@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 
 from confluent_kafka import Consumer, KafkaException
 from pydantic import ValidationError
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from detectors import DetectorError, ReferenceProfile
 from schemas import ProfileMessage, profile_key
 from streams.settings import Settings
-from streams.topics import read_compacted
+from streams.topics import read_compacted, reader
 
 log = logging.getLogger("driftline.profiles")
 
@@ -50,11 +49,7 @@ class ProfileStore:
     def start(self, timeout_s: float = 30.0) -> None:
         """Read the topic to its end (so the first windows see existing profiles), then follow it."""
         topic = self._settings.profiles_topic
-        consumer = Consumer({
-            "bootstrap.servers": self._settings.bootstrap_servers,
-            "group.id": f"driftline-profiles-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        })
+        consumer = reader(self._settings)
         for key, value in read_compacted(self._settings, topic, timeout_s, consumer=consumer).items():
             self._handle_value(key.decode("utf-8", "replace"), value, f"{topic} (initial read)")
         self._consumer = consumer

@@ -1,9 +1,11 @@
-"""Creates driftline's topics if they are missing (the profiles topic is compacted)."""
+"""driftline's topics: creating them if missing (profiles and checkpoints are compacted) and
+reading them to their ends by assignment."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -78,6 +80,25 @@ def end_offsets(consumer: Consumer, topic: str, timeout_s: float = 30.0) -> dict
             time.sleep(0.2)
 
 
+def reader(settings: Settings) -> Consumer:
+    """A consumer for reading topics by assignment: its own throwaway group, no commits."""
+    return Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                     "group.id": f"driftline-read-{uuid.uuid4()}", "enable.auto.commit": False})
+
+
+def read_to_ends(consumer: Consumer, ends: dict[int, int], timeout_s: float) -> Iterator:
+    """The messages of the assigned partitions until each reaches its end offset (`ends`:
+    partition -> end, emptied as partitions finish; what is left after a timeout stays in it)."""
+    deadline = time.time() + timeout_s
+    while ends and time.time() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None or msg.error() is not None:
+            continue
+        yield msg
+        if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+            ends.pop(msg.partition(), None)
+
+
 def read_compacted(settings: Settings, topic: str, timeout_s: float = 30.0,
                    consumer: Consumer | None = None) -> dict[bytes, bytes]:
     """Latest value per key of a (small, compacted) topic, read to its end; tombstones remove keys.
@@ -86,24 +107,17 @@ def read_compacted(settings: Settings, topic: str, timeout_s: float = 30.0,
     """
     own = consumer is None
     if consumer is None:
-        consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
-                             "group.id": f"driftline-read-{uuid.uuid4()}", "enable.auto.commit": False})
+        consumer = reader(settings)
     try:
         offsets = end_offsets(consumer, topic, timeout_s)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in offsets])
         ends = {p: high for p, (low, high) in offsets.items() if high > low}
         latest: dict[bytes, bytes] = {}
-        deadline = time.time() + timeout_s
-        while ends and time.time() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error() is not None:
-                continue
+        for msg in read_to_ends(consumer, ends, timeout_s):
             if msg.value():
                 latest[msg.key()] = msg.value()
             else:
                 latest.pop(msg.key(), None)
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
         if ends:
             raise DriftlineError(f"timed out reading {topic}")
         return latest

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from influxdb_client import InfluxDBClient
 
 from streams.settings import Settings

@@ -21,7 +21,29 @@ from detectors.stats.grid import FineGrid
 STATE_FORMAT_VERSION = 1
 
 
-class GridHistogram:
+class _Counts:
+    """What both sketches expose: read-only counts, present and missing values."""
+
+    _counts: np.ndarray
+    _missing: int
+
+    @property
+    def counts(self) -> np.ndarray:
+        view = self._counts.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def count(self) -> int:
+        """Present (non-missing) values."""
+        return int(self._counts.sum())
+
+    @property
+    def missing(self) -> int:
+        return self._missing
+
+
+class GridHistogram(_Counts):
     """Counts of one numeric window on the cells of a FineGrid, with missing count and min/max.
 
     ±inf values are counted in the outer cells (as the profile's binning does) but do not move
@@ -41,21 +63,6 @@ class GridHistogram:
         self._missing = 0
         self._min = np.inf
         self._max = -np.inf
-
-    @property
-    def counts(self) -> np.ndarray:
-        view = self._counts.view()
-        view.flags.writeable = False
-        return view
-
-    @property
-    def count(self) -> int:
-        """Present (non-missing) values."""
-        return int(self._counts.sum())
-
-    @property
-    def missing(self) -> int:
-        return self._missing
 
     @property
     def min(self) -> float | None:
@@ -117,7 +124,7 @@ class GridHistogram:
         return {"count": self.count, "missing": self._missing, "min": self.min, "max": self.max}
 
 
-class BinCounts:
+class BinCounts(_Counts):
     """Counts of one window on a profile's bins: numeric quantile bins, or categories + unseen bucket.
 
     For a categorical profile a non-string value is a type error and lands in no bucket.
@@ -138,20 +145,6 @@ class BinCounts:
         self._counts = np.zeros(len(profile.shares), dtype=np.int64)
         self._missing = 0
         self._type_errors = 0
-
-    @property
-    def counts(self) -> np.ndarray:
-        view = self._counts.view()
-        view.flags.writeable = False
-        return view
-
-    @property
-    def count(self) -> int:
-        return int(self._counts.sum())
-
-    @property
-    def missing(self) -> int:
-        return self._missing
 
     @property
     def type_errors(self) -> int:
