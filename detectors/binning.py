@@ -8,8 +8,23 @@ same function, so ties at an edge land in the same bin on both sides.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class CodedLabels:
+    """A batch of labels given dictionary-encoded, as a columnar decoder produces them.
+
+    Row i holds uniques[codes[i]] where codes[i] >= 0; the other rows are `missing` (None) or
+    `type_errors` (not a string). `codes` may be None when no row holds a string.
+    """
+
+    codes: np.ndarray | None
+    uniques: Sequence[str]
+    missing: int = 0
+    type_errors: int = 0
 
 
 def bin_numeric(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
@@ -26,7 +41,7 @@ def bin_numeric(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]
 
 
 def bin_categorical(
-    values: Sequence[object], index: Mapping[str, int]
+    values: Sequence[object] | CodedLabels, index: Mapping[str, int]
 ) -> tuple[np.ndarray, int, int]:
     """Counts per category (len(index) + 1, the last bucket for unseen values), missing and type errors.
 
@@ -36,8 +51,17 @@ def bin_categorical(
     >>> counts, missing, errors = bin_categorical(["a", "b", "z", None, 3], {"a": 0, "b": 1})
     >>> counts.tolist(), missing, errors
     ([1, 1, 1], 1, 1)
+    >>> coded = CodedLabels(np.array([0, 1, 2, -1, -1]), ["a", "b", "z"], missing=1, type_errors=1)
+    >>> [x.tolist() if hasattr(x, "tolist") else x for x in bin_categorical(coded, {"a": 0, "b": 1})]
+    [[1, 1, 1], 1, 1]
     """
     unseen = len(index)
+    if isinstance(values, CodedLabels):  # one lookup per distinct label, not per row
+        if values.codes is None or not values.uniques:
+            return np.zeros(unseen + 1, dtype=np.int64), values.missing, values.type_errors
+        bins = np.array([index.get(u, unseen) for u in values.uniques], dtype=np.intp)
+        codes = values.codes[values.codes >= 0]
+        return np.bincount(bins[codes], minlength=unseen + 1), values.missing, values.type_errors
     missing = 0
     errors = 0
     codes = []

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from detectors.binning import CodedLabels
 from detectors.errors import DetectorError
 from detectors.profile import CategoricalProfile, FeatureProfile, NumericProfile
 from detectors.psi import psi
@@ -121,8 +122,9 @@ class CategoricalWindowState:
     def count(self) -> int:
         return self._bins.count + self._bins.missing + self._bins.type_errors
 
-    def update(self, values: Sequence[object]) -> None:
-        """Add a batch of labels; None is missing, a non-string is a type error."""
+    def update(self, values: Sequence[object] | CodedLabels) -> None:
+        """Add a batch of labels; None is missing, a non-string is a type error (or the batch
+        dictionary-encoded, see CodedLabels)."""
         self._bins.update(values)
 
     def merge(self, other: "CategoricalWindowState") -> "CategoricalWindowState":

@@ -93,9 +93,10 @@ class WindowRunner:
                 ("source_partition", str(message.partition).encode()),
                 ("source_offset", str(message.offset).encode()),
             ])
-        opened, dropped = pw.add(decoded.events, offset=message.offset, wall_ms=time.time() * 1000)
-        if self.settings.adwin_delta > 0 and decoded.events:
-            await self._online_alerts(message.partition, decoded.events)
+        valid = decoded.valid
+        opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
+        if self.settings.adwin_delta > 0 and len(valid):
+            await self._online_alerts(message.partition, valid)
         await self._release(message.partition, dropped)
         if opened:
             self.refs[(message.partition, message.offset)] = len(opened)
@@ -105,20 +106,20 @@ class WindowRunner:
             await self.stream.ack(event)
         await self.close_due(message.partition, pw)
 
-    async def _online_alerts(self, partition: int, events) -> None:
+    async def _online_alerts(self, partition: int, batch) -> None:
         """ADWIN detections are published at once, keyed to the window of the detecting event."""
         watch = self.watches.get(partition)
         if watch is None:
             watch = self.watches[partition] = OnlineWatch(self.settings.adwin_delta)
         size = self.settings.window_ms
-        for d in watch.observe(events):
-            start = d.event.timestamp - d.event.timestamp % size
+        for d in watch.observe(batch):
+            start = d.timestamp - d.timestamp % size
             alert = DriftAlert.for_window(
-                model_id=d.event.model_id, model_version=d.event.model_version, window_start=start,
+                model_id=d.model_id, model_version=d.model_version, window_start=start,
                 window_end=start + size, feature=d.stream, statistic="adwin", value=d.estimation,
                 threshold=d.delta, major_threshold=math.inf)
-            log.info("ADWIN change in %s of model=%s version=%s at event %s", d.stream, d.event.model_id,
-                     d.event.model_version or "-", d.event.event_id)
+            log.info("ADWIN change in %s of model=%s version=%s at event %s", d.stream, d.model_id,
+                     d.model_version or "-", d.event_id)
             await self._send_alert(alert)
 
     async def _send_alert(self, alert: DriftAlert) -> None:

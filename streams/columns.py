@@ -1,8 +1,10 @@
-"""Turn a group of decoded events into the columns a window state takes.
+"""Turn a group of decoded events into the columns a window state takes, and apply them.
 
-This is the only per-event Python work after decoding: one C-level key lookup per event for all
-numeric features at once (operator.itemgetter), one numpy conversion, and a type check over the
-block; the per-column path is the fallback for absent keys and wrongly typed values.
+Batches come column-wise from the native decoder (schemas/columnar.py): `apply_columns` does no
+per-event work at all. Events decoded one by one (one-event messages, or the Python path) go
+through `apply_events`: one C-level key lookup per event for all numeric features at once
+(operator.itemgetter), one numpy conversion, and a type check over the block; the per-column
+path is the fallback for absent keys and wrongly typed values.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from itertools import chain
 from operator import itemgetter
 
 import numpy as np
+
+from detectors.binning import CodedLabels
+from detectors.window import ModelWindow
+from schemas.columnar import EventColumns
+from schemas.fast_path import WireEvent
 
 _PLAIN_NUMERIC = frozenset({float, int, bool, type(None)})
 
@@ -82,3 +89,52 @@ def prediction_column(events: Sequence, kind: str | None) -> np.ndarray | list |
     if kind == "categorical":
         return [p if p.__class__ is str else None if p is None else str(p) for p in (e.prediction for e in events)]
     return None
+
+
+def apply_events(state: ModelWindow, events: Sequence[WireEvent]) -> None:
+    features = [e.features for e in events]
+    columns, type_errors = numeric_block(features, state.numeric_features)
+    for name in state.categorical_features:
+        columns[name] = categorical_column(features, name)
+    state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors,
+                 predictions=prediction_column(events, state.prediction_kind))
+
+
+def apply_columns(state: ModelWindow, batch: EventColumns) -> None:
+    """The same as apply_events for a column-wise batch (NaN / None where a feature is absent)."""
+    rows = len(batch)
+    columns: dict[str, np.ndarray | CodedLabels] = {}
+    type_errors: dict[str, int] = {}
+    for name in state.numeric_features:
+        f = batch.features.get(name)
+        if f is None:
+            columns[name] = np.full(rows, np.nan)
+            continue
+        columns[name] = f.values
+        if f.strings:  # a string where a number is expected
+            type_errors[name] = f.strings
+    for name in state.categorical_features:
+        f = batch.features.get(name)
+        if f is None:
+            columns[name] = CodedLabels(None, [], missing=rows)
+        else:  # a number (or boolean) where a label is expected is a type error
+            columns[name] = CodedLabels(f.labels.codes, f.labels.uniques, missing=rows - f.numbers - f.strings,
+                                        type_errors=f.numbers)
+    state.update(columns, latencies_ms=batch.latency_ms, events=rows, type_errors=type_errors,
+                 predictions=_column_predictions(batch, state.prediction_kind))
+
+
+def _column_predictions(batch: EventColumns, kind: str | None) -> np.ndarray | CodedLabels | list | None:
+    if kind == "numeric":
+        return batch.scores
+    if kind != "categorical":
+        return None
+    if batch.all_labels:
+        return CodedLabels(batch.labels.codes, batch.labels.uniques)
+    # Labels of numbers (str(1) is "1", str(1.0) is "1.0") need the values as decoded: rare, so
+    # the message is decoded again row-wise for them.
+    from streams.decoding import decode_rows
+
+    events = decode_rows(batch.raw)
+    rows = range(len(events)) if batch.rows is None else batch.rows
+    return prediction_column([events[i] for i in rows], "categorical")

@@ -13,6 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
+from schemas.columnar import EventColumns, decode_columns
 from schemas.fast_path import WireEvent, fast_decode
 
 
@@ -26,6 +27,12 @@ class Reject:
 class Decoded:
     events: list[WireEvent] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    columns: EventColumns | None = None  # a valid batch, decoded column-wise (then events is empty)
+
+    @property
+    def valid(self) -> list[WireEvent] | EventColumns:
+        """The valid events, in whichever form they were decoded."""
+        return self.events if self.columns is None else self.columns
 
 
 def decode_message(raw: bytes | None) -> Decoded:
@@ -33,10 +40,20 @@ def decode_message(raw: bytes | None) -> Decoded:
         return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
     if len(raw) > MAX_MESSAGE_BYTES:
         return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
+    if b'"events"' in raw:  # a batch: straight into columns when plainly valid
+        columns = decode_columns(raw)
+        if columns is not None:
+            return Decoded(columns=columns)
     events = fast_decode(raw)
     if events is not None:
         return Decoded(events=events)
     return _decode_slowly(raw)
+
+
+def decode_rows(raw: bytes) -> list[WireEvent]:
+    """The valid events of a message, one object each (the native decoder's fallback)."""
+    events = fast_decode(raw)
+    return events if events is not None else _decode_slowly(raw).events
 
 
 def _decode_slowly(raw: bytes) -> Decoded:

@@ -9,12 +9,13 @@ cost as much as decoding). After a crash the detectors start afresh from the rep
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from detectors.stats import ADWIN
+from schemas.columnar import EventColumns
 from schemas.fast_path import WireEvent
 from streams.columns import prediction_score
 
@@ -25,10 +26,17 @@ _INFINITE = (math.inf, -math.inf)
 
 @dataclass(frozen=True)
 class Detection:
-    event: WireEvent
+    model_id: str
+    model_version: str
+    timestamp: int  # event time (epoch ms) of the event that revealed the change
+    event_id: str
     stream: str  # "prediction" or "latency_ms"
     estimation: float  # ADWIN's mean estimate right after the change
     delta: float
+
+
+def _found_at(e: WireEvent) -> tuple[str, str, int, str]:
+    return e.model_id, e.model_version, e.timestamp, e.event_id
 
 
 class OnlineWatch:
@@ -38,7 +46,9 @@ class OnlineWatch:
         self.delta = delta
         self._detectors: dict[tuple[str, str, str], ADWIN] = {}
 
-    def observe(self, events: Sequence[WireEvent]) -> list[Detection]:
+    def observe(self, events: Sequence[WireEvent] | EventColumns) -> list[Detection]:
+        if isinstance(events, EventColumns):
+            return self._observe_columns(events)
         if len(events) == 1:  # one-event messages: no grouping, no lists
             e = events[0]
             found = self._feed_one((e.model_id, e.model_version, "prediction"), e, prediction_score(e.prediction))
@@ -50,9 +60,27 @@ class OnlineWatch:
             groups.setdefault((e.model_id, e.model_version), []).append(e)
         found = []
         for (model, version), members in groups.items():
-            found += self._feed((model, version, "prediction"), members, [prediction_score(e.prediction) for e in members])
-            found += self._feed((model, version, "latency_ms"), members,
-                                [math.nan if e.latency_ms is None else e.latency_ms for e in members])
+            at = lambda i, members=members: _found_at(members[i])  # noqa: E731
+            found += self._feed((model, version, "prediction"), at,
+                                np.array([prediction_score(e.prediction) for e in members], dtype=np.float64))
+            found += self._feed((model, version, "latency_ms"), at,
+                                np.array([math.nan if e.latency_ms is None else e.latency_ms for e in members],
+                                         dtype=np.float64))
+        return found
+
+    def _observe_columns(self, batch: EventColumns) -> list[Detection]:
+        found = []
+        for code, (model, version) in enumerate(batch.groups):
+            rows = None if len(batch.groups) == 1 else np.flatnonzero(batch.group_codes == code)
+
+            def at(i: int, rows=rows, model=model, version=version) -> tuple[str, str, int, str]:
+                row = i if rows is None else int(rows[i])
+                return model, version, int(batch.timestamps[row]), batch.event_ids[row]
+
+            scores = batch.scores if rows is None else batch.scores[rows]
+            latency = batch.latency_ms if rows is None else batch.latency_ms[rows]
+            found += self._feed((model, version, "prediction"), at, scores)
+            found += self._feed((model, version, "latency_ms"), at, latency)
         return found
 
     def _feed_one(self, key: tuple[str, str, str], event: WireEvent, value: float) -> list[Detection]:
@@ -63,23 +91,26 @@ class OnlineWatch:
             detector = self._detectors[key] = ADWIN(delta=self.delta)
         if not detector.update_one(float(value)):
             return []
-        return [Detection(event, key[2], detector.snapshot()["estimation"], self.delta)]
+        return [Detection(*_found_at(event), key[2], detector.snapshot()["estimation"], self.delta)]
 
-    def _feed(self, key: tuple[str, str, str], members: list[WireEvent], values: list[float]) -> list[Detection]:
-        present = [i for i, v in enumerate(values) if v == v]  # NaN (no value) is skipped
-        if not present:
+    def _feed(self, key: tuple[str, str, str], at: Callable[[int], tuple[str, str, int, str]],
+              values: np.ndarray) -> list[Detection]:
+        """Feed a group's values in order (NaN and ±inf, no value, are skipped); `at(i)` names the
+        event at position i of the group."""
+        present = np.flatnonzero(np.isfinite(values))
+        if not present.size:
             return []
         detector = self._detectors.get(key)
         if detector is None:
             detector = self._detectors[key] = ADWIN(delta=self.delta)
         before, known = detector.updates, len(detector.detections)
-        if len(present) <= _SCALAR_UPTO:  # one-event messages: numpy's fixed cost would dominate
-            for i in present:
-                detector.update(values[i])
+        if present.size <= _SCALAR_UPTO:  # small messages: numpy's fixed cost would dominate
+            for i in present.tolist():
+                detector.update_one(float(values[i]))
         else:
-            detector.update(np.asarray(values, dtype=np.float64)[present])
+            detector.update(values[present])
         if len(detector.detections) == known:
             return []
         estimation = detector.snapshot()["estimation"]
-        return [Detection(members[present[d - before - 1]], key[2], estimation, self.delta)
+        return [Detection(*at(int(present[d - before - 1])), key[2], estimation, self.delta)
                 for d in detector.detections[known:]]

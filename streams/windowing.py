@@ -16,11 +16,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
+from schemas.columnar import EventColumns
 from schemas.fast_path import WireEvent
 from streams.checkpoint import PartitionCheckpoint, Transition
-from streams.columns import categorical_column, latency_column, numeric_block, prediction_column
+from streams.columns import apply_columns, apply_events
 
 FLUSH_EVENTS = 2048
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
@@ -44,19 +47,46 @@ class OpenWindow:
             apply_events(self.state, self.pending)
             self.pending = []
 
-    def add(self, events: Sequence[WireEvent]) -> None:
+    def add(self, events: Sequence[WireEvent] | EventColumns) -> None:
+        if isinstance(events, EventColumns):  # a whole batch already column-wise: no buffering
+            apply_columns(self.state, events)
+            return
         self.pending.extend(events)
         if len(self.pending) >= FLUSH_EVENTS:
             self.flush()
 
 
-def apply_events(state: ModelWindow, events: Sequence[WireEvent]) -> None:
-    features = [e.features for e in events]
-    columns, type_errors = numeric_block(features, state.numeric_features)
-    for name in state.categorical_features:
-        columns[name] = categorical_column(features, name)
-    state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors,
-                 predictions=prediction_column(events, state.prediction_kind))
+Batch = Sequence[WireEvent] | EventColumns
+
+
+def group_rows(events: Sequence[WireEvent], size: int) -> dict[WindowKey, list[WireEvent]]:
+    """Events by (model, version, window start). Plain Python: numpy's fixed cost per call
+    outweighs it for the many one-event messages."""
+    groups: dict[WindowKey, list[WireEvent]] = {}
+    for event in events:
+        t = event.timestamp
+        key = (event.model_id, event.model_version, t - t % size)
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [event]
+        else:
+            members.append(event)
+    return groups
+
+
+def group_columns(batch: EventColumns, size: int) -> dict[WindowKey, EventColumns]:
+    """A column-wise batch by (model, version, window start); the common case is one group."""
+    starts = batch.timestamps - batch.timestamps % size
+    if len(batch.groups) == 1 and (starts == starts[0]).all():
+        model_id, version = batch.groups[0]
+        return {(model_id, version, int(starts[0])): batch}
+    keys, inverse = np.unique(np.stack([batch.group_codes.astype(np.int64), starts]), axis=1, return_inverse=True)
+    inverse = inverse.ravel()
+    groups = {}
+    for k in range(keys.shape[1]):
+        model_id, version = batch.groups[int(keys[0, k])]
+        groups[(model_id, version, int(keys[1, k]))] = batch.take(np.flatnonzero(inverse == k))
+    return groups
 
 
 @dataclass
@@ -113,7 +143,7 @@ class PartitionWindows:
     def window_start(self, t_ms: int) -> int:
         return t_ms - (t_ms % self.window_ms)
 
-    def add(self, events: Sequence[WireEvent], *, offset: int, wall_ms: float) -> tuple[set[WindowKey], list[WindowKey]]:
+    def add(self, events: Batch, *, offset: int, wall_ms: float) -> tuple[set[WindowKey], list[WindowKey]]:
         """Apply one message's events.
 
         Returns the keys of windows this message opened (their first message) and, during a replay,
@@ -141,32 +171,22 @@ class PartitionWindows:
                 dropped.append(key)
         return dropped
 
-    def _apply_message(self, events: Sequence[WireEvent], offset: int) -> set[WindowKey]:
-        size = self.window_ms
-        max_t = max(e.timestamp for e in events)
-        # Group by (model, version, window start); the common case is one group per message.
-        # Plain Python: numpy's fixed cost per call outweighs it for the many one-event messages.
-        groups: dict[WindowKey, list[int]] = {}
-        for i, event in enumerate(events):
-            t = event.timestamp
-            key = (event.model_id, event.model_version, t - t % size)
-            members = groups.get(key)
-            if members is None:
-                groups[key] = [i]
-            else:
-                members.append(i)
+    def _apply_message(self, events: Batch, offset: int) -> set[WindowKey]:
+        if isinstance(events, EventColumns):
+            groups: dict[WindowKey, Batch] = group_columns(events, self.window_ms)
+            max_t = int(events.timestamps.max())
+        else:
+            groups = group_rows(events, self.window_ms)
+            max_t = max(e.timestamp for e in events)
         # The watermark moves only after the whole message is applied: a batch is one unit.
         self._watermark_before, self._closed_until_before = self.watermark_ms, self.closed_until_ms
         opened: set[WindowKey] = set()
-        for key, idx in groups.items():
-            model_id, version, start = key
+        for (model_id, version, start), members in groups.items():
             if start + self.window_ms <= self.closed_until_ms:
                 target = self._window(model_id, version, self._current_start(), offset, opened)
-                target.state.add_late(len(idx))
+                target.state.add_late(len(members))
                 continue
-            window = self._window(model_id, version, start, offset, opened)
-            members = events if len(idx) == len(events) else [events[i] for i in idx]
-            window.add(members)
+            self._window(model_id, version, start, offset, opened).add(members)
         if self.watermark_ms is None or max_t > self.watermark_ms:
             self.watermark_ms = max_t
         return opened

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detectors.binning import bin_categorical, bin_numeric
+from detectors.binning import CodedLabels, bin_categorical, bin_numeric
 from detectors.errors import DetectorError
 from detectors.profile import CategoricalProfile, NumericProfile
 from detectors.stats._plain import fingerprint
@@ -150,8 +150,9 @@ class BinCounts(_Counts):
     def type_errors(self) -> int:
         return self._type_errors
 
-    def update(self, values: np.ndarray | Sequence[object]) -> None:
-        """Add a batch: numbers (NaN missing) for a numeric profile, labels (None missing) otherwise."""
+    def update(self, values: np.ndarray | Sequence[object] | CodedLabels) -> None:
+        """Add a batch: numbers (NaN missing) for a numeric profile, labels (None missing, or
+        dictionary-encoded as CodedLabels) otherwise."""
         if self._numeric:
             try:
                 array = np.asarray(values, dtype=np.float64).ravel()

@@ -1,4 +1,8 @@
+import msgspec
 import numpy as np
+import pytest
+
+from schemas.columnar import NATIVE, decode_columns
 
 from schemas.fast_path import WireEvent
 from streams.columns import prediction_score
@@ -18,11 +22,27 @@ def test_a_change_in_the_prediction_score_is_reported_at_its_event_once():
     found = []
     for i in range(0, len(events), 250):  # batches of any size give the same result
         found += watch.observe(events[i:i + 250])
-    assert [(d.stream, d.event.event_id) for d in found] == [("prediction", found[0].event.event_id)]
-    assert 3000 <= int(found[0].event.event_id) < 3100
+    assert [(d.stream, d.event_id) for d in found] == [("prediction", found[0].event_id)]
+    assert 3000 <= int(found[0].event_id) < 3100
     one_by_one = OnlineWatch()
     again = [d for e in events for d in one_by_one.observe([e])]
-    assert [d.event.event_id for d in again] == [d.event.event_id for d in found]
+    assert [d.event_id for d in again] == [d.event_id for d in found]
+
+
+@pytest.mark.skipif(not NATIVE, reason="the native batch decoder was not built")
+def test_column_wise_batches_give_the_same_detections_as_events():
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([rng.normal(0.2, 0.05, 3000), rng.normal(0.6, 0.05, 3000)])
+    events = _events(scores)
+    rows, columns = OnlineWatch(), OnlineWatch()
+    found_rows, found_columns = [], []
+    for i in range(0, len(events), 500):
+        chunk = events[i:i + 500]
+        found_rows += rows.observe(chunk)
+        batch = decode_columns(msgspec.json.encode({"events": chunk}))
+        assert batch is not None
+        found_columns += columns.observe(batch)
+    assert found_columns == found_rows and len(found_rows) == 1
 
 
 def test_stationary_streams_stay_quiet_and_models_are_watched_apart():

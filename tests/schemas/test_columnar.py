@@ -1,0 +1,144 @@
+"""The native batch decoder accepts only what pydantic accepts, and its columns are the events'."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import orjson
+import pytest
+
+from schemas.columnar import NATIVE, EventColumns, decode_columns, refusal
+from streams.columns import prediction_score
+from streams.decoding import _decode_slowly
+
+from tests.schemas.mutations import GOOD, mutations
+
+pytestmark = pytest.mark.skipif(not NATIVE, reason="the native batch decoder was not built (no Rust toolchain)")
+
+
+def test_the_native_decoder_is_built_where_rust_is_available():
+    # `pip install` builds it when cargo is on PATH; a silent build failure must not pass CI.
+    assert NATIVE or shutil.which("cargo") is None
+
+
+def _expected_columns(events) -> dict:
+    """What the columns must hold, computed from the Python path's events."""
+    names = []
+    for e in events:
+        names += [n for n in e.features if n not in names]
+    features = {}
+    for name in names:
+        raw = [e.features.get(name) for e in events]
+        features[name] = {
+            "values": [float(v) if v.__class__ in (int, float, bool) else math.nan for v in raw],
+            "numbers": sum(v.__class__ in (int, float, bool) for v in raw),
+            "labels": [v if v.__class__ is str else None for v in raw],
+        }
+    return {
+        "timestamps": [e.timestamp for e in events],
+        "event_ids": [e.event_id for e in events],
+        "models": [(e.model_id, e.model_version) for e in events],
+        "latency": [math.nan if e.latency_ms is None else float(e.latency_ms) for e in events],
+        "scores": [prediction_score(e.prediction) for e in events],
+        "labels": [e.prediction if e.prediction.__class__ is str else None for e in events],
+        "features": features,
+    }
+
+
+def _labels(strings, rows: int) -> list:
+    if strings.codes is None:
+        return [None] * rows
+    return [strings.uniques[c] if c >= 0 else None for c in strings.codes.tolist()]
+
+
+def _actual_columns(c: EventColumns) -> dict:
+    rows = len(c)
+    return {
+        "timestamps": c.timestamps.tolist(),
+        "event_ids": c.event_ids,
+        "models": [c.groups[g] for g in c.group_codes.tolist()],
+        "latency": c.latency_ms.tolist(),
+        "scores": c.scores.tolist(),
+        "labels": _labels(c.labels, rows),
+        "features": {name: {"values": f.values.tolist(), "numbers": f.numbers, "labels": _labels(f.labels, rows)}
+                     for name, f in c.features.items()},
+    }
+
+
+def _same(a, b) -> bool:
+    """Equality where NaN equals NaN (floats compared exactly otherwise)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b and type(a) is type(b)
+
+
+def test_native_columns_never_accept_what_pydantic_rejects_and_equal_the_events():
+    rng = np.random.default_rng(11)
+    pool = list(mutations(rng, 3_000))
+    accepted = refused_valid = 0
+    for _ in range(3_000):
+        size = int(rng.integers(1, 6))
+        events = [pool[int(rng.integers(len(pool)))] if rng.random() < 0.3 else
+                  {**GOOD, "event_id": f"e{int(rng.integers(1000))}", "model_version": str(int(rng.integers(2)))}
+                  for _ in range(size)]
+        raw = orjson.dumps({"events": events})
+        python = _decode_slowly(raw)
+        columns = decode_columns(raw)
+        if columns is None:
+            refused_valid += not python.rejects
+            continue
+        accepted += 1
+        assert not python.rejects, (raw, python.rejects)
+        assert _same(_actual_columns(columns), _expected_columns(python.events)), raw
+    assert accepted > 1000  # the native path carries the common case
+    assert refused_valid < accepted  # and refuses valid batches only in corner cases
+
+
+@pytest.mark.parametrize("message, why", [
+    ({"events": [GOOD], "event_id": "x"}, "a top-level event_id makes it a single event"),
+    ({"events": [{**GOOD, "timestamp": 1.7e12}]}, "a float timestamp is for pydantic to judge"),
+    ({"events": [{**GOOD, "timestamp": "2024-01-01T00:00:00Z"}]}, "RFC 3339 times are parsed in Python"),
+    ({"events": [{**GOOD, "prediction": {"a": True}}]}, "booleans are not probabilities"),
+    ({"events": [{**GOOD, "schema_version": 2}]}, "unknown schema version"),
+    ({"events": [{**GOOD, "latency_ms": -1}]}, "negative latency"),
+    ({"events": [{**GOOD, "event_id": ""}]}, "empty event id"),
+    ({"events": []}, "no events"),
+    ({"events": [{**GOOD, "features": {"a": [1]}}]}, "a list is not a feature value"),
+])
+def test_refused_messages(message, why):
+    assert decode_columns(orjson.dumps(message)) is None, why
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"events": [{"event_id": "a", "event_id": "b", "model_id": "m", "timestamp": 1, "features": {}, "prediction": 1}]}',
+    b'{"events": [{"event_id": "a", "model_id": "m", "timestamp": 1, "features": {"x": 1, "x": 2}, "prediction": 1}]}',
+    b'{"events": [{"event_id": "a", "model_id": "m", "timestamp": 1, "features": {}, "prediction": {"c": 1, "c": 0}}]}',
+    b'{"events": [{"event_id": "a", "model_id": "m", "timestamp": 1, "features": {}, "prediction": 1}]} x',
+    b'{"events": [{"event_id": "a", "model_id": "m", "timestamp": 1e400, "features": {}, "prediction": 1}]}',
+])
+def test_repeated_keys_and_bad_json_are_left_to_the_python_path(raw):
+    assert decode_columns(raw) is None and refusal(raw)
+
+
+def test_escapes_unicode_and_extra_fields_decode_like_python():
+    events = [{**GOOD, "event_id": "é\"\\n\u2603", "features": {"naïve ☃": "Zürich\n", "n": -0.0, "big": 2**70},
+               "extra": {"nested": [1, 2, {"x": None}]}, "prediction": {"a": 0.25, "b": 0.5}},
+              {**GOOD, "model_id": "other", "features": {}, "prediction": "cat", "latency_ms": None}]
+    raw = json.dumps({"events": events, "schema_version": 1, "producer": "x"}).encode()
+    columns = decode_columns(raw)
+    assert columns is not None
+    assert _same(_actual_columns(columns), _expected_columns(_decode_slowly(raw).events))
+    assert columns.groups == [("m", "2"), ("other", "2")]
+
+
+def test_raw_utf8_decodes_like_python():
+    events = [{**GOOD, "event_id": "é☃", "features": {"naïve ☃": "Zürich", "n": -0.0}, "prediction": "ü"}]
+    raw = orjson.dumps({"events": events})
+    columns = decode_columns(raw)
+    assert columns is not None
+    assert _same(_actual_columns(columns), _expected_columns(_decode_slowly(raw).events))
