@@ -9,10 +9,12 @@ watermark closes every real window). Then, each from the beginning of the topic:
 
   (a) aiokafka: AIOKafkaConsumer.getmany(max_records=20000) + orjson.loads of every value;
   (b) faust:    a minimal faust agent (subprocess) that only orjson-decodes every value;
-  (c) worker:   `driftline worker` (subprocess), from its "Ready" log line until InfluxDB's sum of
-                window_stats.count over the run's models equals the number of real events.
+  (c) worker:   `driftline worker` (subprocess), run until InfluxDB's sum of window_stats.count
+                over the run's models equals the number of real events.
 
-(a) and (b) are timed from their first to their last message processed. Topics, consumer groups,
+All three are timed from their first message to their last one processed; for (c) that is from
+its "first message" log line to its last "window closed" line (logged once the window's points
+are written; InfluxDB's count confirms it). Topics, consumer groups,
 temp dirs and the run's InfluxDB points are deleted at the end; every subprocess is stopped.
 Needs the local stack (deploy/stack.sh up); deploy/run-bench.sh does all of it.
 """
@@ -108,7 +110,7 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     steps = {
         "a": lambda: bare_aiokafka(bootstrap, filled, f"{prefix}-aiokafka", timeout, console),
         "b": lambda: bare_faust(bootstrap, filled, f"{prefix}-faust", workdir, timeout, console),
-        "c": lambda: worker(filled, counts, f"{prefix}-worker", workdir, worker_timeout, console),
+        "c": lambda: worker(filled, counts, timeline, f"{prefix}-worker", workdir, worker_timeout, console),
     }
     names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker"}
     for key, step in steps.items():

@@ -65,9 +65,10 @@ class WindowRunner:
     def _checkpoint_key(self, partition: int) -> bytes:
         return f"{self.settings.predictions_topic}:{partition}".encode()
 
-    async def windows_for(self, partition: int) -> PartitionWindows:
+    async def windows_for(self, partition: int, offset: int) -> PartitionWindows:
         pw = self.partitions.get(partition)
         if pw is None:
+            log.info("partition %d: first message at offset %d", partition, offset)
             s = self.settings
             pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
             saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._checkpoint_key(partition))
@@ -81,7 +82,7 @@ class WindowRunner:
 
     async def handle(self, event) -> None:
         message = event.message
-        pw = self.partitions.get(message.partition) or await self.windows_for(message.partition)
+        pw = self.partitions.get(message.partition) or await self.windows_for(message.partition, message.offset)
         if message.offset < pw.skip_before_offset:  # fully accounted before a crash
             await self.stream.ack(event)
             return

@@ -117,17 +117,25 @@ class OnlineDetector:
             self._missing += int(array.size - finite.size)
             present = finite.tolist()
         self._fired = False
-        detector, refractory = self._river, self.refractory
+        self._run(present)
+
+    def _run(self, present: list[float]) -> None:
+        """Feed present values in order, counting detections (subclasses may inline river's update)."""
+        detector = self._river
         for value in present:
             detector.update(value)
             self._updates += 1
             if detector.drift_detected:
-                if self._last_raw is not None and self._updates - self._last_raw <= refractory:
-                    self._suppressed += 1
-                else:
-                    self._detections.append(self._updates)
-                    self._fired = True
-                self._last_raw = self._updates
+                self._raw_detection()
+
+    def _raw_detection(self) -> None:
+        """river reported a change at the current update: keep it unless within the refractory span."""
+        if self._last_raw is not None and self._updates - self._last_raw <= self.refractory:
+            self._suppressed += 1
+        else:
+            self._detections.append(self._updates)
+            self._fired = True
+        self._last_raw = self._updates
 
     def update_one(self, value: float) -> bool:
         """One finite value, the lean path for per-event use; returns drift_detected.
@@ -135,17 +143,8 @@ class OnlineDetector:
         Same bookkeeping as update(value) without its input checks: the caller passes a finite
         float (and 0/1 for DDM).
         """
-        detector = self._river
-        detector.update(value)
-        self._updates += 1
         self._fired = False
-        if detector.drift_detected:
-            if self._last_raw is not None and self._updates - self._last_raw <= self.refractory:
-                self._suppressed += 1
-            else:
-                self._detections.append(self._updates)
-                self._fired = True
-            self._last_raw = self._updates
+        self._run((value,))
         return self._fired
 
     def _check(self, present: np.ndarray) -> None:
@@ -221,6 +220,20 @@ class ADWIN(OnlineDetector):
 
     def snapshot(self) -> dict[str, Any]:
         return {**super().snapshot(), "width": int(self._river.width), "estimation": float(self._river.estimation)}
+
+    def _run(self, present: list[float]) -> None:
+        # river 0.26's ADWIN.update inlined (reset after a detection, then the Rust helper): the
+        # worker calls this per event, and river's Python layers cost more than ADWIN itself.
+        river_adwin = self._river
+        helper = river_adwin._helper
+        for value in present:
+            if river_adwin._drift_detected:
+                river_adwin._reset()
+                helper = river_adwin._helper
+            river_adwin._drift_detected = fired = helper.update(value)
+            self._updates += 1
+            if fired:
+                self._raw_detection()
 
     def _river_state(self) -> dict[str, Any]:
         helper = self._river._helper

@@ -147,3 +147,25 @@ def test_update_one_matches_update_value_by_value():
     # drift_detected speaks of the last call: the batch call saw the change, the last single one did not.
     strip = lambda snap: {k: v for k, v in snap.items() if k != "drift_detected"}  # noqa: E731
     assert strip(lean.snapshot()) == strip(batch.snapshot())
+
+
+def test_adwin_reports_exactly_what_river_reports_with_no_refractory_span():
+    # ADWIN._run inlines river's ADWIN.update; river itself is the reference here.
+    from river import drift
+
+    rng = np.random.default_rng(42)
+    stream = np.concatenate([rng.normal(0, 1, 4000), rng.normal(1.5, 1, 4000), rng.normal(-1, 1, 4000)])
+    reference = drift.ADWIN(delta=0.002)
+    expected = []
+    for i, x in enumerate(stream.tolist(), start=1):
+        reference.update(x)
+        if reference.drift_detected:
+            expected.append(i)
+    ours, one_by_one = ADWIN(delta=0.002, refractory=0), ADWIN(delta=0.002, refractory=0)
+    for chunk in np.array_split(stream, 7):
+        ours.update(chunk)
+    for x in stream.tolist():
+        one_by_one.update_one(x)
+    assert len(expected) >= 2
+    assert list(ours.detections) == list(one_by_one.detections) == expected
+    assert ours.snapshot()["estimation"] == reference.estimation
