@@ -1,6 +1,7 @@
 """The faust worker: predictions in, event-time windows closed, results and alerts out.
 
-Follow one message: `process` (below) decodes it (decoding.py), routes bad events to the DLQ,
+Follow one message: `process` (below) has it decoded, batches in a thread ahead of time
+(read_ahead.py, decoding.py); `WindowRunner.handle` then routes bad events to the DLQ,
 adds the good ones to its partition's windows (windowing.py), and closes due windows, whose
 points go to InfluxDB (sinks/influx.py) and whose alerts go to the alerts topic.
 
@@ -27,8 +28,9 @@ from schemas import DriftAlert
 from streams.findings import WindowFindings, drift_policy, statistic_name
 from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
-from streams.decoding import decode_message
+from streams.decoding import Decoded, decode_message
 from streams.profiles import ProfileStore
+from streams.read_ahead import ReadAhead
 from streams.settings import Settings
 from streams.topics import MAX_TOPIC_MESSAGE_BYTES, read_compacted
 from streams.sinks.influx import InfluxSink
@@ -60,6 +62,8 @@ class WindowRunner:
         self.refs: dict[tuple[int, int], int] = {}  # (partition, offset) -> open windows holding it
         # One close at a time per partition: a checkpoint must never cover a close still being written.
         self.close_locks: dict[int, asyncio.Lock] = {}
+        # Bumped when a partition is revoked: messages read ahead before that are not applied.
+        self.epochs: dict[int, int] = {}
         self.stream = None
 
     def _checkpoint_key(self, partition: int) -> bytes:
@@ -80,13 +84,15 @@ class WindowRunner:
             self.partitions[partition] = pw
         return pw
 
-    async def handle(self, event) -> None:
+    async def handle(self, event, decoded: Decoded, epoch: int) -> None:
+        """Apply one decoded message; `epoch` is its partition's epoch when it arrived."""
         message = event.message
+        if self.epochs.get(message.partition, 0) != epoch:
+            return  # its partition was revoked meanwhile: the new owner replays it (never acked)
         pw = self.partitions.get(message.partition) or await self.windows_for(message.partition, message.offset)
         if message.offset < pw.skip_before_offset:  # fully accounted before a crash
             await self.stream.ack(event)
             return
-        decoded = decode_message(event.value)
         for reject in decoded.rejects:
             await self.dlq_topic.send(key=event.key, value=reject.value, headers=[
                 ("reason", reject.reason.encode()),
@@ -166,6 +172,7 @@ class WindowRunner:
         """Revoked partitions: drop their state; the new owner replays their open windows."""
         gone = set(partitions)
         for p in gone:
+            self.epochs[p] = self.epochs.get(p, 0) + 1
             self.partitions.pop(p, None)
             self.watches.pop(p, None)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
@@ -210,11 +217,18 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     runner.sent_alerts = recent_alert_ids(settings)
     app.driftline_runner = runner
 
+    async def apply(item, decoded: Decoded) -> None:
+        event, epoch = item
+        await runner.handle(event, decoded, epoch)
+
     @app.agent(predictions, name="driftline.windows")
     async def process(stream):
         runner.stream = stream = stream.noack()
-        async for event in stream.events():
-            await runner.handle(event)
+        # Batches are decoded in a thread (the native decoder releases the GIL) while the event
+        # loop applies the previous message; messages are applied in arrival order.
+        async with ReadAhead(decode_message, apply) as ahead:
+            async for event in stream.events():
+                await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
 
     @app.timer(interval=0.25)
     async def close_idle_windows():
