@@ -84,14 +84,20 @@ class WindowRunner:
             self.partitions[partition] = pw
         return pw
 
-    async def handle(self, event, decoded: Decoded, epoch: int) -> None:
-        """Apply one decoded message; `epoch` is its partition's epoch when it arrived."""
+    async def handle(self, event, decoded: Decoded, epoch: int, owns_ref: bool) -> None:
+        """Apply one decoded message; `epoch` is its partition's epoch when it arrived.
+
+        Acks: faust acks every message after the agent's step. A message that opens a window is
+        held with a reference of ours (`incref`), released once its windows are written. A message
+        read ahead already carries our reference (`owns_ref`), released here unless held.
+        """
         message = event.message
         if self.epochs.get(message.partition, 0) != epoch:
-            return  # its partition was revoked meanwhile: the new owner replays it (never acked)
+            return  # its partition was revoked meanwhile: the new owner replays it (never committed)
         pw = self.partitions.get(message.partition) or await self.windows_for(message.partition, message.offset)
         if message.offset < pw.skip_before_offset:  # fully accounted before a crash
-            await self.stream.ack(event)
+            if owns_ref:
+                await self.stream.ack(event)
             return
         for reject in decoded.rejects:
             await self.dlq_topic.send(key=event.key, value=reject.value, headers=[
@@ -104,14 +110,18 @@ class WindowRunner:
         opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
         if self.settings.adwin_delta > 0 and len(valid):
             await self._online_alerts(message.partition, valid)
-        await self._release(message.partition, dropped)
+        if dropped:
+            await self._release(message.partition, dropped)
         if opened:
             self.refs[(message.partition, message.offset)] = len(opened)
             for key in opened:
                 self.held[(message.partition, key)] = event
-        else:
+            if not owns_ref:
+                message.incref()
+        elif owns_ref:
             await self.stream.ack(event)
-        await self.close_due(message.partition, pw)
+        if pw.due_by_watermark():  # idle closes are the timer's (this partition just had an event)
+            await self.close_due(message.partition, pw)
 
     async def _online_alerts(self, partition: int, batch) -> None:
         """ADWIN detections are published at once, keyed to the window of the detecting event."""
@@ -217,17 +227,21 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     runner.sent_alerts = recent_alert_ids(settings)
     app.driftline_runner = runner
 
-    async def apply(item, decoded: Decoded) -> None:
+    async def apply(item, decoded: Decoded, queued: bool) -> None:
         event, epoch = item
-        await runner.handle(event, decoded, epoch)
+        await runner.handle(event, decoded, epoch, owns_ref=queued)
+
+    def hold(item) -> None:  # read ahead: not applied when faust acks it after this step
+        item[0].message.incref()
 
     @app.agent(predictions, name="driftline.windows")
     async def process(stream):
-        runner.stream = stream = stream.noack()
+        runner.stream = stream
         # Batches are decoded in a thread (the native decoder releases the GIL) while the event
         # loop applies the previous message; messages are applied in arrival order.
-        async with ReadAhead(decode_message, apply) as ahead:
-            async for event in stream.events():
+        async with ReadAhead(decode_message, apply, hold=hold) as ahead:
+            async for _ in stream:  # (stream.events() would add a generator step per message)
+                event = stream.current_event
                 await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
 
     @app.timer(interval=0.25)

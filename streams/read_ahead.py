@@ -21,15 +21,21 @@ DEFAULT_THREAD_FROM_BYTES = 16 * 1024
 
 
 class ReadAhead(Generic[Item, Decoded]):
-    """`put(item, raw)` in arrival order; `apply(item, decode(raw))` runs in that same order.
+    """`put(item, raw)` in arrival order; `apply(item, decode(raw), queued)` runs in that order.
 
-    Use as `async with ReadAhead(...) as ahead:`; leaving the block applies what is queued.
+    `queued` tells whether the item waited in the queue, i.e. whether put() returned before it was
+    applied; `hold(item)` is called before put() returns for such an item (the worker uses it to
+    keep faust from acking a message not applied yet). Use as `async with ReadAhead(...) as
+    ahead:`; leaving the block applies what is queued.
     """
 
-    def __init__(self, decode: Callable[[bytes | None], Decoded], apply: Callable[[Item, Decoded], Awaitable[Any]],
-                 *, depth: int = DEFAULT_DEPTH, thread_from_bytes: int = DEFAULT_THREAD_FROM_BYTES) -> None:
+    def __init__(self, decode: Callable[[bytes | None], Decoded],
+                 apply: Callable[[Item, Decoded, bool], Awaitable[Any]], *,
+                 hold: Callable[[Item], Any] = lambda item: None, depth: int = DEFAULT_DEPTH,
+                 thread_from_bytes: int = DEFAULT_THREAD_FROM_BYTES) -> None:
         self.decode = decode
         self.apply = apply
+        self.hold = hold
         self.depth = depth
         self.thread_from_bytes = thread_from_bytes
         self._queue: asyncio.Queue | None = None
@@ -61,8 +67,9 @@ class ReadAhead(Generic[Item, Decoded]):
             self._task.result()
         big = raw is not None and len(raw) >= self.thread_from_bytes
         if not big and self._queue.empty() and not self._busy:
-            await self.apply(item, self.decode(raw))  # nothing ahead of it: no hop at all
+            await self.apply(item, self.decode(raw), False)  # nothing ahead of it: no hop at all
             return
+        self.hold(item)
         loop = asyncio.get_running_loop()
         if big:
             decoded = loop.run_in_executor(self._pool, self.decode, raw)
@@ -76,7 +83,7 @@ class ReadAhead(Generic[Item, Decoded]):
             item, decoded = await self._queue.get()
             self._busy = True
             try:
-                await self.apply(item, await decoded)
+                await self.apply(item, await decoded, True)
             finally:
                 self._busy = False
                 self._queue.task_done()

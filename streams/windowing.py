@@ -223,6 +223,11 @@ class PartitionWindows:
             return None  # every open window ends after closed_until: nothing new can be due
         return limit, closed_by
 
+    def due_by_watermark(self) -> bool:
+        """Whether the watermark alone makes a window due (the cheap check after each message)."""
+        return (not self._replay and self.watermark_ms is not None
+                and self.watermark_ms >= self.closed_until_ms + self.window_ms + self.lateness_ms)
+
     def has_due(self, wall_ms: float) -> bool:
         """Whether pop_due would close anything or move the bound (cheap; called per message)."""
         return self._close_limit(wall_ms) is not None

@@ -15,7 +15,7 @@ def test_messages_are_applied_in_arrival_order_whatever_their_size():
     def decode(raw):
         return raw.decode()[:3]
 
-    async def apply(item, decoded):
+    async def apply(item, decoded, queued):
         await asyncio.sleep(0.001 if item % 3 == 0 else 0)  # a slow apply lets the queue fill up
         applied.append((item, decoded))
 
@@ -32,21 +32,24 @@ def test_messages_are_applied_in_arrival_order_whatever_their_size():
 def test_small_messages_with_nothing_queued_are_applied_at_once():
     applied = []
 
-    async def apply(item, decoded):
-        applied.append(item)
+    held = []
+
+    async def apply(item, decoded, queued):
+        applied.append((item, queued))
 
     async def main():
-        async with ReadAhead(len, apply, thread_from_bytes=100) as ahead:
+        async with ReadAhead(len, apply, hold=held.append, thread_from_bytes=100) as ahead:
             await ahead.put("a", b"1")
-            assert applied == ["a"]  # applied inside put(): no thread, no queue
+            assert applied == [("a", False)] and held == []  # applied inside put(): no thread, no queue
             await ahead.put("b", b"2" * 500)
-        assert applied == ["a", "b"]  # leaving the block applies what was queued
+            assert held == ["b"]  # held before put() returned
+        assert applied == [("a", False), ("b", True)]  # leaving the block applies what was queued
 
     _run(main())
 
 
 def test_an_error_in_apply_reaches_the_caller():
-    async def apply(item, decoded):
+    async def apply(item, decoded, queued):
         raise RuntimeError(f"cannot apply {item}")
 
     async def main():
@@ -60,7 +63,7 @@ def test_an_error_in_apply_reaches_the_caller():
 
 
 def test_an_error_in_apply_while_draining_is_raised_not_hung():
-    async def apply(item, decoded):
+    async def apply(item, decoded, queued):
         await asyncio.sleep(0.01)
         raise RuntimeError("late failure")
 

@@ -65,3 +65,16 @@ def test_windows_are_per_model_and_features_binned_against_profile():
     closed = {c.model_id: c.state.snapshot() for c in pw.pop_due(0)}
     assert closed["a"]["count"] == 2 and closed["a"]["features"]["x"]["missing_share"] == 0.5
     assert closed["b"]["count"] == 1 and closed["b"]["features"] == {}
+
+
+def test_the_cheap_watermark_check_agrees_with_the_full_one_right_after_an_event():
+    rng = np.random.default_rng(9)
+    pw = _windows()
+    t = 10 * W
+    for offset in range(3_000):
+        t += int(rng.integers(-20_000, 25_000))  # out of order, sometimes by more than the lateness
+        wall = float(offset)
+        _add(pw, [_ev(t=max(t, 0))], offset=offset, wall=wall)
+        assert pw.due_by_watermark() == pw.has_due(wall), offset
+        if rng.random() < 0.7:
+            pw.pop_due(wall)
