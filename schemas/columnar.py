@@ -1,8 +1,9 @@
-"""Batch messages decoded straight into columns by the native decoder (native/, Rust).
+"""Messages decoded by the native decoder (native/, Rust): batches straight into columns.
 
 The worker's hot path for `{"events": [...]}` messages: no Python object per event or per
 feature value, so decoding a batch costs a few µs per event instead of a decode plus a column
-extraction. Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for
+extraction. A one-event message is validated whole but decoded only to the few fields the worker
+routes it by (`RawEvent`); its features are binned later, many messages joined into one batch. Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for
 whatever it is not sure is valid (and always when the extension was not built), and the caller
 takes the Python path, which accepts exactly what pydantic accepts (tests/schemas compare both).
 """
@@ -104,6 +105,38 @@ def decode_columns(raw: bytes) -> EventColumns | None:
     return EventColumns(np.frombuffer(d["timestamps"], dtype=np.int64), d["event_ids"], d["groups"],
                         np.frombuffer(d["group_codes"], dtype=np.uint32), _f64(d["latency_ms"]),
                         _f64(d["scores"]), _strings(d["labels"]), features, raw)
+
+
+class RawEvent:
+    """A valid one-event message kept as its bytes, with the fields it is routed by."""
+
+    __slots__ = ("event_id", "model_id", "model_version", "timestamp", "latency_ms", "score", "raw")
+
+    def __init__(self, raw: bytes, event_id: str, model_id: str, model_version: str, timestamp: int,
+                 latency_ms: float | None, score: float) -> None:
+        self.raw = raw
+        self.event_id = event_id
+        self.model_id = model_id
+        self.model_version = model_version
+        self.timestamp = timestamp  # epoch ms
+        self.latency_ms = latency_ms
+        self.score = score  # the prediction as a number (see EventColumns.scores)
+
+    def __repr__(self) -> str:
+        return f"RawEvent({self.event_id!r}, model={self.model_id!r}@{self.model_version!r}, t={self.timestamp})"
+
+
+def decode_event(raw: bytes) -> RawEvent | None:
+    """A plainly valid one-event message, or None when unsure (or not built)."""
+    if _columnar is None:
+        return None
+    header = _columnar.decode_event(raw)
+    return None if header is None else RawEvent(raw, *header)
+
+
+def join_events(raws: list[bytes]) -> bytes:
+    """One batch message made of one-event messages (each a JSON object)."""
+    return b'{"events":[' + b",".join(raws) + b"]}"
 
 
 def refusal(raw: bytes) -> str | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from detectors.binning import CodedLabels
 from detectors.window import ModelWindow
-from schemas.columnar import EventColumns
+from schemas.columnar import EventColumns, RawEvent, decode_columns, join_events
 from schemas.fast_path import WireEvent
 
 _PLAIN_NUMERIC = frozenset({float, int, bool, type(None)})
@@ -91,7 +91,25 @@ def prediction_column(events: Sequence, kind: str | None) -> np.ndarray | list |
     return None
 
 
-def apply_events(state: ModelWindow, events: Sequence[WireEvent]) -> None:
+def apply_events(state: ModelWindow, events: Sequence[WireEvent | RawEvent]) -> None:
+    """Events decoded one by one; one-event messages kept as bytes (RawEvent) are decoded here,
+    all at once, as one batch."""
+    raws = [e.raw for e in events if e.__class__ is RawEvent]
+    if raws:
+        batch = decode_columns(join_events(raws))
+        if batch is not None:
+            apply_columns(state, batch)
+        else:  # cannot happen for events the native decoder validated; kept as a safe path
+            from streams.decoding import decode_rows
+
+            _apply_rows(state, [e for raw in raws for e in decode_rows(raw)])
+        if len(raws) == len(events):
+            return
+        events = [e for e in events if e.__class__ is not RawEvent]
+    _apply_rows(state, events)
+
+
+def _apply_rows(state: ModelWindow, events: Sequence[WireEvent]) -> None:
     features = [e.features for e in events]
     columns, type_errors = numeric_block(features, state.numeric_features)
     for name in state.categorical_features:

@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
-from schemas.columnar import EventColumns, decode_columns
+from schemas.columnar import EventColumns, RawEvent, decode_columns, decode_event
 from schemas.fast_path import WireEvent, fast_decode
 
 
@@ -25,12 +25,12 @@ class Reject:
 
 @dataclass
 class Decoded:
-    events: list[WireEvent] = field(default_factory=list)
+    events: list[WireEvent | RawEvent] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     columns: EventColumns | None = None  # a valid batch, decoded column-wise (then events is empty)
 
     @property
-    def valid(self) -> list[WireEvent] | EventColumns:
+    def valid(self) -> list[WireEvent | RawEvent] | EventColumns:
         """The valid events, in whichever form they were decoded."""
         return self.events if self.columns is None else self.columns
 
@@ -44,6 +44,10 @@ def decode_message(raw: bytes | None) -> Decoded:
         columns = decode_columns(raw)
         if columns is not None:
             return Decoded(columns=columns)
+    else:  # one event: validated, its features binned later with others (RawEvent)
+        event = decode_event(raw)
+        if event is not None:
+            return Decoded(events=[event])
     events = fast_decode(raw)
     if events is not None:
         return Decoded(events=events)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors.stats import ADWIN
-from schemas.columnar import EventColumns
+from schemas.columnar import EventColumns, RawEvent
 from schemas.fast_path import WireEvent
 from streams.columns import prediction_score
 
@@ -35,8 +35,12 @@ class Detection:
     delta: float
 
 
-def _found_at(e: WireEvent) -> tuple[str, str, int, str]:
+def _found_at(e: WireEvent | RawEvent) -> tuple[str, str, int, str]:
     return e.model_id, e.model_version, e.timestamp, e.event_id
+
+
+def _score(e: WireEvent | RawEvent) -> float:
+    return e.score if e.__class__ is RawEvent else prediction_score(e.prediction)
 
 
 class OnlineWatch:
@@ -46,12 +50,12 @@ class OnlineWatch:
         self.delta = delta
         self._detectors: dict[tuple[str, str, str], ADWIN] = {}
 
-    def observe(self, events: Sequence[WireEvent] | EventColumns) -> list[Detection]:
+    def observe(self, events: Sequence[WireEvent | RawEvent] | EventColumns) -> list[Detection]:
         if isinstance(events, EventColumns):
             return self._observe_columns(events)
         if len(events) == 1:  # one-event messages: no grouping, no lists
             e = events[0]
-            found = self._feed_one((e.model_id, e.model_version, "prediction"), e, prediction_score(e.prediction))
+            found = self._feed_one((e.model_id, e.model_version, "prediction"), e, _score(e))
             if e.latency_ms is not None:
                 found += self._feed_one((e.model_id, e.model_version, "latency_ms"), e, e.latency_ms)
             return found
@@ -62,7 +66,7 @@ class OnlineWatch:
         for (model, version), members in groups.items():
             at = lambda i, members=members: _found_at(members[i])  # noqa: E731
             found += self._feed((model, version, "prediction"), at,
-                                np.array([prediction_score(e.prediction) for e in members], dtype=np.float64))
+                                np.array([_score(e) for e in members], dtype=np.float64))
             found += self._feed((model, version, "latency_ms"), at,
                                 np.array([math.nan if e.latency_ms is None else e.latency_ms for e in members],
                                          dtype=np.float64))

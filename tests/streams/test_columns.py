@@ -4,9 +4,9 @@ import pytest
 
 from detectors import build_profile
 from detectors.window import ModelWindow
-from schemas.columnar import NATIVE, decode_columns
+from schemas.columnar import NATIVE, RawEvent, decode_columns
 from streams.columns import apply_columns, apply_events, numeric_block
-from streams.decoding import decode_rows
+from streams.decoding import decode_message, decode_rows
 
 
 def test_numeric_block_fast_path_equals_per_column_values():
@@ -64,13 +64,19 @@ def test_a_window_fed_columns_equals_a_window_fed_events(prediction_labels):
     kept = [e for e in reference if isinstance(e["features"].get("x"), float) and isinstance(e["prediction"], (str, float))]
     profile = build_profile({"x": [e["features"]["x"] for e in kept], "k": [("a", "b", "c")[i % 3] for i in range(len(kept))]},
                             prediction=[e["prediction"] for e in kept])
-    by_events, by_columns = ModelWindow(profile), ModelWindow(profile)
+    by_events, by_columns, by_messages = ModelWindow(profile), ModelWindow(profile), ModelWindow(profile)
     for _ in range(4):
-        raw = orjson.dumps({"events": _messy_batch(rng, 300, prediction_labels)})
+        events = _messy_batch(rng, 300, prediction_labels)
+        raw = orjson.dumps({"events": events})
         batch = decode_columns(raw)
         assert batch is not None
         apply_columns(by_columns, batch)
         apply_events(by_events, decode_rows(raw))
-    assert by_columns.snapshot() == by_events.snapshot()
+        # One-event messages as the worker keeps them (RawEvent), with a few decoded row-wise.
+        singles = [decode_message(orjson.dumps(e)).events[0] for e in events]
+        assert sum(isinstance(e, RawEvent) for e in singles) == len(events)
+        mixed = [decode_rows(e.raw)[0] if i % 10 == 0 else e for i, e in enumerate(singles)]
+        apply_events(by_messages, mixed)
+    assert by_columns.snapshot() == by_events.snapshot() == by_messages.snapshot()
     assert by_columns.snapshot()["features"]["x"]["type_errors"] > 0
     assert by_columns.snapshot()["features"]["k"]["type_errors"] > 0
