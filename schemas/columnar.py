@@ -2,8 +2,9 @@
 
 The worker's hot path for `{"events": [...]}` messages: no Python object per event or per
 feature value, so decoding a batch costs a few µs per event instead of a decode plus a column
-extraction. A one-event message is validated whole but decoded only to the few fields the worker
-routes it by (`RawEvent`); its features are binned later, many messages joined into one batch. Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for
+extraction. A one-event message (validated by msgspec, which is faster for one event) is kept as
+its bytes plus the few fields the worker routes it by (`RawEvent`); its features are decoded and
+binned later, many messages joined into one batch. Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for
 whatever it is not sure is valid (and always when the extension was not built), and the caller
 takes the Python path, which accepts exactly what pydantic accepts (tests/schemas compare both).
 """
@@ -126,12 +127,13 @@ class RawEvent:
         return f"RawEvent({self.event_id!r}, model={self.model_id!r}@{self.model_version!r}, t={self.timestamp})"
 
 
-def decode_event(raw: bytes) -> RawEvent | None:
-    """A plainly valid one-event message, or None when unsure (or not built)."""
+def keep_raw(raw: bytes, event, score: float) -> RawEvent | None:
+    """A validated one-event message as a RawEvent (None without the native decoder, which the
+    later batch decoding needs). `event` is the decoded event (schemas.fast_path.WireEvent)."""
     if _columnar is None:
         return None
-    header = _columnar.decode_event(raw)
-    return None if header is None else RawEvent(raw, *header)
+    return RawEvent(raw, event.event_id, event.model_id, event.model_version, event.timestamp, event.latency_ms,
+                    score)
 
 
 def join_events(raws: list[bytes]) -> bytes:

@@ -28,6 +28,7 @@ from schemas import DriftAlert
 from streams.findings import WindowFindings, drift_policy, statistic_name
 from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
+from schemas.columnar import EventColumns
 from streams.decoding import Decoded, decode_message
 from streams.profiles import ProfileStore
 from streams.read_ahead import ReadAhead
@@ -37,6 +38,8 @@ from streams.sinks.influx import InfluxSink
 from streams.windowing import ClosedWindow, PartitionWindows
 
 log = logging.getLogger("driftline.worker")
+
+ONLINE_GROUP = 64  # one-event messages are fed to ADWIN in groups of this many (or at each tick)
 
 
 def _brokers(bootstrap: str) -> list[str]:
@@ -52,6 +55,7 @@ class WindowRunner:
         self.checkpoints_topic = checkpoints_topic
         self.policy = drift_policy(settings)
         self.watches: dict[int, OnlineWatch] = {}
+        self.online_waiting: dict[int, list] = {}  # one-event messages' events not yet fed to ADWIN
         self.sent_alerts: set[str] = set()
         self.profiles = profiles
         self.sink = sink
@@ -109,7 +113,7 @@ class WindowRunner:
         valid = decoded.valid
         opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
         if self.settings.adwin_delta > 0 and len(valid):
-            await self._online_alerts(message.partition, valid)
+            await self._observe(message.partition, valid)
         if dropped:
             await self._release(message.partition, dropped)
         if opened:
@@ -122,6 +126,24 @@ class WindowRunner:
             await self.stream.ack(event)
         if pw.due_by_watermark():  # idle closes are the timer's (this partition just had an event)
             await self.close_due(message.partition, pw)
+
+    async def _observe(self, partition: int, valid) -> None:
+        """ADWIN on a message's events. One-event messages are fed in groups (ONLINE_GROUP, or at
+        the next tick): per event, river's call costs more than the detection itself."""
+        if isinstance(valid, EventColumns):
+            await self._flush_online(partition)  # ADWIN sees events in partition order
+            await self._online_alerts(partition, valid)
+            return
+        waiting = self.online_waiting.setdefault(partition, [])
+        waiting.extend(valid)
+        if len(waiting) >= ONLINE_GROUP:
+            await self._flush_online(partition)
+
+    async def _flush_online(self, partition: int) -> None:
+        waiting = self.online_waiting.get(partition)
+        if waiting:
+            self.online_waiting[partition] = []
+            await self._online_alerts(partition, waiting)
 
     async def _online_alerts(self, partition: int, batch) -> None:
         """ADWIN detections are published at once, keyed to the window of the detecting event."""
@@ -175,6 +197,8 @@ class WindowRunner:
                 await self.stream.ack(event)
 
     async def tick(self) -> None:
+        for partition in [p for p, waiting in self.online_waiting.items() if waiting]:
+            await self._flush_online(partition)
         for partition, pw in list(self.partitions.items()):
             await self.close_due(partition, pw)
 
@@ -185,6 +209,7 @@ class WindowRunner:
             self.epochs[p] = self.epochs.get(p, 0) + 1
             self.partitions.pop(p, None)
             self.watches.pop(p, None)
+            self.online_waiting.pop(p, None)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
         self.refs = {k: v for k, v in self.refs.items() if k[0] not in gone}
 

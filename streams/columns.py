@@ -99,7 +99,7 @@ def apply_events(state: ModelWindow, events: Sequence[WireEvent | RawEvent]) -> 
         batch = decode_columns(join_events(raws))
         if batch is not None:
             apply_columns(state, batch)
-        else:  # cannot happen for events the native decoder validated; kept as a safe path
+        else:  # an event msgspec took but the stricter native decoder does not (rare corners)
             from streams.decoding import decode_rows
 
             _apply_rows(state, [e for raw in raws for e in decode_rows(raw)])

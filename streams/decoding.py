@@ -13,8 +13,9 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
-from schemas.columnar import EventColumns, RawEvent, decode_columns, decode_event
+from schemas.columnar import EventColumns, RawEvent, decode_columns, keep_raw
 from schemas.fast_path import WireEvent, fast_decode
+from streams.columns import prediction_score
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,16 @@ def decode_message(raw: bytes | None) -> Decoded:
         return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
     if len(raw) > MAX_MESSAGE_BYTES:
         return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
-    if b'"events"' in raw:  # a batch: straight into columns when plainly valid
+    batch = b'"events"' in raw
+    if batch:  # straight into columns when plainly valid
         columns = decode_columns(raw)
         if columns is not None:
             return Decoded(columns=columns)
-    else:  # one event: validated, its features binned later with others (RawEvent)
-        event = decode_event(raw)
-        if event is not None:
-            return Decoded(events=[event])
     events = fast_decode(raw)
     if events is not None:
+        if not batch and (kept := keep_raw(raw, events[0], prediction_score(events[0].prediction))) is not None:
+            # One event: its features are decoded again later, with many others, into columns.
+            return Decoded(events=[kept])
         return Decoded(events=events)
     return _decode_slowly(raw)
 

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict, PyList, PyTuple};
 
 use crate::columns::{Columns, Dictionary};
-use crate::parse::{Batch, Event, Prediction};
+use crate::parse::Batch;
 
 fn bytes_of<T: Copy>(values: &[T]) -> &[u8] {
     // Plain numbers in native byte order, read back with numpy.frombuffer.
@@ -63,33 +63,6 @@ fn decode_batch<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, 
     }
 }
 
-/// The header of a plainly valid one-event message, or None (then the Python path decides):
-/// (event_id, model_id, model_version, timestamp, latency_ms or None, prediction score). The
-/// features are validated but not returned: the worker keeps the message's bytes and decodes
-/// many of them at once with `decode_batch` when it bins them.
-#[pyfunction]
-fn decode_event<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let event: Event<'_> = match sonic_rs::from_slice(raw) {
-        Ok(event) => event,
-        Err(_) => return Ok(None),
-    };
-    let names = &event.features;
-    for (i, (name, _)) in names.iter().enumerate() {
-        if names[..i].iter().any(|(other, _)| other == name) {
-            return Ok(None); // a repeated feature: pydantic keeps the last one, columns cannot
-        }
-    }
-    let score = match &event.prediction {
-        Prediction::Num(v) | Prediction::TopProbability(v) => *v,
-        Prediction::Bool(b) => f64::from(u8::from(*b)),
-        Prediction::Str(_) => f64::NAN,
-    };
-    let latency = if event.latency_ms.is_nan() { None } else { Some(event.latency_ms) };
-    let header = (event.event_id.as_ref(), event.model_id.as_ref(), event.model_version.as_ref(), event.timestamp,
-                  latency, score);
-    Ok(Some(header.into_pyobject(py)?))
-}
-
 /// Why `decode_batch` refused a message (for tests and diagnostics), or None if it would not.
 #[pyfunction]
 fn refusal(raw: &[u8]) -> Option<String> {
@@ -103,7 +76,6 @@ fn refusal(raw: &[u8]) -> Option<String> {
 #[pymodule]
 fn _columnar(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(decode_event, m)?)?;
     m.add_function(wrap_pyfunction!(refusal, m)?)?;
     Ok(())
 }
