@@ -24,7 +24,8 @@ VENV := .venv
 # Creates .venv and installs driftline with its test extras (idempotent, fast when nothing changed).
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Rust sources too: pip compiles the native batch decoder (native/) into schemas/.
+$(VENV)/.installed: pyproject.toml native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	@echo "installing driftline into $(VENV) (log: $(VENV)/install.log)"
 	@{ $(PYTHON) -m pip install --upgrade pip && $(PYTHON) -m pip install -e '.[test]'; } >$(VENV)/install.log 2>&1 \

@@ -59,6 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of: {', '.join(MODES)}")
     p.add_argument("--no-profiles", action="store_true",
                    help="do not publish reference profiles (the worker then skips all per-feature work)")
+    p.add_argument("--consumers", default="abc", help="which of (a), (b), (c) to run (default: abc)")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the subprocess logs")
     p.add_argument("--timeout", type=float, default=0.0,
                    help="seconds each consumer may take (default: scaled with --events)")
@@ -67,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     bad = [m for m in args.modes if m not in MODES]
     if bad or not args.modes:
         p.error(f"unknown mode(s) {bad}; choose from {list(MODES)}")
+    if not args.consumers or set(args.consumers) - set("abc"):
+        p.error("--consumers takes letters of 'abc'")
     if args.events < 1000:
         p.error("--events must be at least 1000")
     return args
@@ -114,6 +117,8 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     }
     names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker"}
     for key, step in steps.items():
+        if key not in args.consumers:
+            continue
         try:
             measured = step()
         except BenchError as exc:
@@ -141,8 +146,8 @@ def report(results: list[ModeResult], events: int, console: Console) -> None:
     rows = []
     for r in results:
         a, b, c = (r.runs.get(k) for k in "abc")
-        rows.append([r.filled.mode, f"{r.filled.messages:,}", _rate(a), _rate(b), _rate(c), _ratio(c, a),
-                     _ratio(c, b)])
+        rates = [_rate(r.runs[k]) if k in r.runs else "–" for k in "abc"]  # "–": not asked for
+        rows.append([r.filled.mode, f"{r.filled.messages:,}", *rates, _ratio(c, a), _ratio(c, b)])
     table = Table(title=f"Throughput, {events:,} events of 30 features per fill mode")
     for i, h in enumerate(header):
         table.add_column(h, justify="left" if i == 0 else "right")

@@ -50,7 +50,12 @@ def test_results_and_alert_arrive_within_lateness_plus_two_seconds(stack, start_
         delay = seen[start] - (start + window_ms) / 1000
         assert delay <= LATENESS_S + 2, f"window {start}: results {delay:.2f} s after its end"
 
-    (alert,) = stack.read_topic(f"{prefix}.alerts", expect=1, timeout_s=10, settle_s=1)
+    # The partial window before first_full can hold a few dozen events only, where PSI is noise
+    # (a PSI alert there is not a false alarm of the full windows this test is about).
+    alerts = [a for a in stack.read_topic(f"{prefix}.alerts", expect=1, timeout_s=10, settle_s=1)
+              if orjson.loads(a.value())["window_start_ms"] >= first_full]
+    assert len(alerts) == 1, [a.value() for a in alerts]
+    (alert,) = alerts
     body = orjson.loads(alert.value())
     assert body["window_start_ms"] == shifted_start
     _, published_ms = alert.timestamp()
