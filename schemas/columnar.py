@@ -85,6 +85,47 @@ class EventColumns:
             rows if self.rows is None else self.rows[rows])
 
 
+def concat_columns(batches: list[EventColumns]) -> EventColumns:
+    """Several batches as one, in order (string dictionaries merged). The result has no `raw`:
+    callers concatenate only batches that will not need their message again."""
+    if len(batches) == 1:
+        return batches[0]
+    sizes = [len(b) for b in batches]
+    groups: dict[tuple[str, str], int] = {}
+    group_codes = []
+    for b in batches:
+        lut = np.array([groups.setdefault(g, len(groups)) for g in b.groups], dtype=np.uint32)
+        group_codes.append(lut[b.group_codes])
+    names = list(dict.fromkeys(name for b in batches for name in b.features))
+    features = {}
+    for name in names:
+        parts = [b.features.get(name) for b in batches]
+        features[name] = FeatureColumn(
+            np.concatenate([np.full(n, np.nan) if f is None else f.values for f, n in zip(parts, sizes)]),
+            sum(f.numbers for f in parts if f is not None), sum(f.strings for f in parts if f is not None),
+            _merge_strings([(None if f is None else f.labels, n) for f, n in zip(parts, sizes)]))
+    return EventColumns(
+        np.concatenate([b.timestamps for b in batches]), [i for b in batches for i in b.event_ids], list(groups),
+        np.concatenate(group_codes), np.concatenate([b.latency_ms for b in batches]),
+        np.concatenate([b.scores for b in batches]), _merge_strings([(b.labels, n) for b, n in zip(batches, sizes)]),
+        features, b"")
+
+
+def _merge_strings(parts: list[tuple[Strings | None, int]]) -> Strings:
+    if all(s is None or s.codes is None for s, _ in parts):
+        return Strings(None, [])
+    index: dict[str, int] = {}
+    codes = []
+    for s, n in parts:
+        if s is None or s.codes is None:
+            codes.append(np.full(n, -1, dtype=np.int32))
+            continue
+        # The extra last entry maps code -1 (no string) to -1.
+        lut = np.array([index.setdefault(u, len(index)) for u in s.uniques] + [-1], dtype=np.int32)
+        codes.append(lut[s.codes])
+    return Strings(np.concatenate(codes), list(index))
+
+
 def _f64(buffer) -> np.ndarray:
     return np.frombuffer(buffer, dtype=np.float64)
 

@@ -20,12 +20,12 @@ import numpy as np
 
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
-from schemas.columnar import EventColumns
+from schemas.columnar import EventColumns, RawEvent, concat_columns
 from schemas.fast_path import WireEvent
 from streams.checkpoint import PartitionCheckpoint, Transition
 from streams.columns import apply_columns, apply_events
 
-FLUSH_EVENTS = 2048
+FLUSH_EVENTS = 4096
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
 ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
 
@@ -40,16 +40,29 @@ class OpenWindow:
     closed_until_before: int  # that first message: the base of a replay starting there
     # Events waiting to be binned: numpy has a fixed cost per call, so single-event messages are
     # binned in blocks. Always flushed before the window is read.
-    pending: list[WireEvent] = field(default_factory=list)
+    pending: list[WireEvent | RawEvent] = field(default_factory=list)
+    # Batches decoded column-wise wait too, so that numpy's per-call cost (~20 calls per feature)
+    # is paid per FLUSH_EVENTS rows, not per message.
+    pending_columns: list[EventColumns] = field(default_factory=list)
+    pending_rows: int = 0
 
     def flush(self) -> None:
         if self.pending:
             apply_events(self.state, self.pending)
             self.pending = []
+        if self.pending_columns:
+            apply_columns(self.state, concat_columns(self.pending_columns))
+            self.pending_columns, self.pending_rows = [], 0
 
-    def add(self, events: Sequence[WireEvent] | EventColumns) -> None:
-        if isinstance(events, EventColumns):  # a whole batch already column-wise: no buffering
-            apply_columns(self.state, events)
+    def add(self, events: Sequence[WireEvent | RawEvent] | EventColumns) -> None:
+        if isinstance(events, EventColumns):
+            if self.state.prediction_kind == "categorical" and not events.all_labels:
+                apply_columns(self.state, events)  # needs its own message again (see columns.py)
+                return
+            self.pending_columns.append(events)
+            self.pending_rows += len(events)
+            if self.pending_rows >= FLUSH_EVENTS:
+                self.flush()
             return
         self.pending.extend(events)
         if len(self.pending) >= FLUSH_EVENTS:

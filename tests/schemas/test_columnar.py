@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from schemas.columnar import NATIVE, EventColumns, decode_columns, join_events, refusal
+from schemas.columnar import NATIVE, EventColumns, concat_columns, decode_columns, join_events, refusal
 from streams.columns import prediction_score
 from streams.decoding import _decode_slowly
 
@@ -149,3 +149,20 @@ def test_joined_one_event_messages_decode_as_a_batch():
     batch = decode_columns(join_events(raws))
     assert batch is not None and batch.event_ids == [f"e{i}" for i in range(5)]
     assert batch.features["a"].values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_concatenated_batches_equal_one_batch_of_all_their_events():
+    rng = np.random.default_rng(4)
+    pool = [e for e in mutations(rng, 2_000)]
+    events = []
+    for e in pool:
+        raw = orjson.dumps({"events": [e]})
+        if decode_columns(raw) is not None:
+            events.append(e)
+    events += [{**GOOD, "model_id": "other", "features": {"only_here": "x"}, "prediction": "label"}]
+    whole = decode_columns(orjson.dumps({"events": events}))
+    cuts = [0, 3, 10, 11, 50, len(events)]
+    parts = [decode_columns(orjson.dumps({"events": events[a:b]})) for a, b in zip(cuts, cuts[1:])]
+    assert whole is not None and all(p is not None for p in parts)
+    joined = concat_columns(parts)
+    assert _same(_actual_columns(joined), _actual_columns(whole))

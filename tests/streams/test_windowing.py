@@ -1,6 +1,9 @@
+import msgspec
 import numpy as np
+import pytest
 
 from detectors.profile import build_profile
+from schemas.columnar import NATIVE, decode_columns
 from schemas.fast_path import WireEvent
 from streams.windowing import PartitionWindows
 
@@ -78,3 +81,22 @@ def test_the_cheap_watermark_check_agrees_with_the_full_one_right_after_an_event
         assert pw.due_by_watermark() == pw.has_due(wall), offset
         if rng.random() < 0.7:
             pw.pop_due(wall)
+
+
+@pytest.mark.skipif(not NATIVE, reason="the native batch decoder was not built")
+def test_batches_decoded_column_wise_give_the_same_windows_as_events():
+    rng = np.random.default_rng(2)
+    profile = build_profile({"x": rng.normal(0, 1, 2000).tolist()})
+    by_columns, by_events = _windows(profile), _windows(profile)
+    for offset in range(40):  # 40 messages of 300 events, two models, crossing windows
+        events = [_ev(model=("a", "b")[i % 2], t=offset * 3_000 + i, x=float(rng.normal()), lat=float(i % 7))
+                  for i in range(300)]
+        batch = decode_columns(msgspec.json.encode({"events": events}))
+        assert batch is not None
+        _add(by_columns, batch, offset=offset)
+        _add(by_events, events, offset=offset)
+    closed = [by_columns.pop_due(wall_ms=0), by_events.pop_due(wall_ms=0)]
+    assert len(closed[0]) == 2 and [c.key if hasattr(c, "key") else (c.model_id, c.start_ms) for c in closed[0]] == [
+        c.key if hasattr(c, "key") else (c.model_id, c.start_ms) for c in closed[1]]
+    for a, b in zip(*closed):
+        assert a.state.snapshot() == b.state.snapshot()
