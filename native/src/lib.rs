@@ -50,14 +50,16 @@ fn to_python<'py>(py: Python<'py>, c: &Columns<'_>) -> PyResult<Bound<'py, PyDic
     Ok(out)
 }
 
+/// A batch message's columns, or why it is refused.
+fn parse_columns(raw: &[u8]) -> Result<Columns<'_>, String> {
+    let batch: Batch<'_> = sonic_rs::from_slice(raw).map_err(|e| e.to_string())?;
+    columns::build(batch.0)
+}
+
 /// Columns of a plainly valid batch message, or None (then the Python path decides).
 #[pyfunction]
 fn decode_batch<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let decoded = py.detach(|| {
-        let batch: Batch<'_> = sonic_rs::from_slice(raw).map_err(|e| e.to_string())?;
-        columns::build(batch.0)
-    });
-    match decoded {
+    match py.detach(|| parse_columns(raw)) {
         Ok(columns) => to_python(py, &columns).map(Some),
         Err(_) => Ok(None),
     }
@@ -66,11 +68,7 @@ fn decode_batch<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, 
 /// Why `decode_batch` refused a message (for tests and diagnostics), or None if it would not.
 #[pyfunction]
 fn refusal(raw: &[u8]) -> Option<String> {
-    let batch: Batch<'_> = match sonic_rs::from_slice(raw) {
-        Ok(b) => b,
-        Err(e) => return Some(e.to_string()),
-    };
-    columns::build(batch.0).err()
+    parse_columns(raw).err()
 }
 
 #[pymodule]
