@@ -151,8 +151,14 @@ from(bucket: "{self.bucket}")
         self.client.close()
 
 
-# faust's line: "[2026-11-25 19:31:58,577] [22035] [INFO] [^Worker]: Ready"
+# A log line's time, as faust ("[2026-11-25 19:31:58,577] [22035] [INFO] ...") or the worker's own
+# logging ("2026-11-25 19:31:58,577 INFO ...") writes it (local time).
+STAMP = r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
 READY = re.compile(r"^(?:\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\])?.*\[\^Worker\]: Ready", re.M)
+
+
+def _log_time(stamp: str) -> float:
+    return dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 def _ready_time(text: str, now: float) -> float | None:
@@ -160,7 +166,7 @@ def _ready_time(text: str, now: float) -> float | None:
     if match is None:
         return None
     if match.group(1):  # the log's own time (local), more precise than when we saw the line
-        return dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        return _log_time(match.group(1))
     return now
 
 
@@ -218,13 +224,8 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
     return Measured(filled.events, last - first, note)
 
 
-FIRST = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}).*partition \d+: first message at offset", re.M)
-CLOSED = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}).*window closed model=(\S+) version=\S+ start=(\S+)",
-                    re.M)
-
-
-def _log_time(stamp: str) -> float:
-    return dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+FIRST = re.compile(STAMP + r".*partition \d+: first message at offset", re.M)
+CLOSED = re.compile(STAMP + r".*window closed model=(\S+) version=\S+ start=(\S+)", re.M)
 
 
 def _processing_span(text: str, filled: Filled, timeline: Timeline) -> tuple[float | None, float | None]:

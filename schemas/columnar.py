@@ -4,9 +4,11 @@ The worker's hot path for `{"events": [...]}` messages: no Python object per eve
 feature value, so decoding a batch costs a few µs per event instead of a decode plus a column
 extraction. A one-event message (validated by msgspec, which is faster for one event) is kept as
 its bytes plus the few fields the worker routes it by (`RawEvent`); its features are decoded and
-binned later, many messages joined into one batch. Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for
-whatever it is not sure is valid (and always when the extension was not built), and the caller
-takes the Python path, which accepts exactly what pydantic accepts (tests/schemas compare both).
+binned later, many messages joined into one batch.
+
+Like `fast_path`, it never rejects anything itself: `decode_columns` returns None for whatever it
+is not sure is valid (and always when the extension was not built), and the caller takes the
+Python path, which accepts exactly what pydantic accepts (tests/schemas compare both).
 """
 
 from __future__ import annotations

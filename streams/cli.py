@@ -4,7 +4,6 @@ found (e.g. drift), 2 bad input or unreachable infrastructure, always with a one
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import sys
 import time
@@ -61,9 +60,6 @@ def worker(
     except DriftlineError as exc:
         _fail(exc)
     faust_app = build_app(settings, profiles, sink)
-    # Everything built so far (modules, faust, the app) lives as long as the worker: leave it out
-    # of the cyclic collector's full passes, which otherwise rescan it every few thousand messages.
-    gc.freeze()
     faust.Worker(faust_app, loglevel=log_level, quiet=True).execute_from_commandline()
 
 

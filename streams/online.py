@@ -4,7 +4,8 @@ Window statistics see a change only when the window closes; ADWIN sees it at the
 reveals it, and the worker publishes the alert right then. Cost: ~0.3 µs per value and stream
 in batches (river's Rust ADWIN), so two streams per event, not every feature (30 features would
 cost as much as decoding); the worker feeds one-event messages in groups for the same reason.
-Events come as decoded one by one (WireEvent, RawEvent) or column-wise (EventColumns). After a crash the detectors start afresh from the replayed events.
+Events come as decoded one by one (WireEvent, RawEvent) or column-wise (EventColumns). After a
+crash the detectors start afresh from the replayed events.
 """
 
 from __future__ import annotations

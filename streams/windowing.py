@@ -44,7 +44,6 @@ class OpenWindow:
     # Batches decoded column-wise wait too, so that numpy's per-call cost (~20 calls per feature)
     # is paid per FLUSH_EVENTS rows, not per message.
     pending_columns: list[EventColumns] = field(default_factory=list)
-    pending_rows: int = 0
 
     def flush(self) -> None:
         if self.pending:
@@ -52,7 +51,7 @@ class OpenWindow:
             self.pending = []
         if self.pending_columns:
             apply_columns(self.state, concat_columns(self.pending_columns))
-            self.pending_columns, self.pending_rows = [], 0
+            self.pending_columns = []
 
     def add(self, events: Sequence[WireEvent | RawEvent] | EventColumns) -> None:
         if isinstance(events, EventColumns):
@@ -60,8 +59,7 @@ class OpenWindow:
                 apply_columns(self.state, events)  # needs its own message again (see columns.py)
                 return
             self.pending_columns.append(events)
-            self.pending_rows += len(events)
-            if self.pending_rows >= FLUSH_EVENTS:
+            if sum(map(len, self.pending_columns)) >= FLUSH_EVENTS:
                 self.flush()
             return
         self.pending.extend(events)
@@ -242,7 +240,7 @@ class PartitionWindows:
                 and self.watermark_ms >= self.closed_until_ms + self.window_ms + self.lateness_ms)
 
     def has_due(self, wall_ms: float) -> bool:
-        """Whether pop_due would close anything or move the bound (cheap; called per message)."""
+        """Whether pop_due would close anything or move the bound (cheap; the timer's check)."""
         return self._close_limit(wall_ms) is not None
 
     def pop_due(self, wall_ms: float) -> list[ClosedWindow]:
