@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+
+from detectors.stats.grid import FineGrid
+from detectors.stats.sketch import GridHistogram
 
 # name -> (rng, size, shift in reference std) -> sample; shifts move the location.
 SAMPLERS: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
@@ -17,3 +20,17 @@ SAMPLERS: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
     "bimodal": lambda rng, n, d: np.where(rng.random(n) < 0.3, rng.normal(-2, 0.5, n), rng.normal(1, 0.7, n)) + d,
 }
 SHIFTS = (0.0, 0.1, 0.25, 1.0, 4.0)
+
+
+def grid_windows(name: str, seed: int, shifts: Sequence[float] = SHIFTS
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, GridHistogram]]:
+    """(reference, window, the window's histogram on the reference's fine grid) for each shift:
+    50,000 reference and 5,000 window values of sampler `name`, seeded by seed + its position."""
+    rng = np.random.default_rng(seed + sorted(SAMPLERS).index(name))
+    reference = SAMPLERS[name](rng, 50_000, 0.0)
+    grid = FineGrid.from_values(reference)
+    for shift in shifts:
+        window = SAMPLERS[name](rng, 5_000, shift)
+        hist = GridHistogram(grid)
+        hist.update(window)
+        yield reference, window, hist

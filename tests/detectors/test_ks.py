@@ -11,19 +11,12 @@ from scipy.stats import ks_2samp, kstwo
 from detectors.errors import DetectorError
 from detectors.stats.grid import FineGrid
 from detectors.stats.ks import KolmogorovSmirnov, grid_ks, ks_pvalue
-from detectors.stats.sketch import GridHistogram
-from tests.detectors._streams import SAMPLERS, SHIFTS
+from tests.detectors._streams import SAMPLERS, grid_windows
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_grid_ks_brackets_scipy(name: str) -> None:
-    rng = np.random.default_rng(100 + sorted(SAMPLERS).index(name))
-    reference = SAMPLERS[name](rng, 50_000, 0.0)
-    grid = FineGrid.from_values(reference)
-    for shift in SHIFTS:
-        window = SAMPLERS[name](rng, 5_000, shift)
-        hist = GridHistogram(grid)
-        hist.update(window)
+    for reference, window, hist in grid_windows(name, seed=100):
         result = grid_ks(hist)
         exact = ks_2samp(reference, window, method="asymp")
         # D_g <= D <= D_g + max_i min(r_i, w_i)

@@ -9,20 +9,13 @@ import pytest
 from scipy.stats import wasserstein_distance
 
 from detectors.stats.grid import FineGrid
-from detectors.stats.sketch import GridHistogram
 from detectors.stats.wasserstein import Wasserstein, grid_wasserstein
-from tests.detectors._streams import SAMPLERS, SHIFTS
+from tests.detectors._streams import SAMPLERS, grid_windows
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_grid_wasserstein_within_bound_of_scipy(name: str) -> None:
-    rng = np.random.default_rng(200 + sorted(SAMPLERS).index(name))
-    reference = SAMPLERS[name](rng, 50_000, 0.0)
-    grid = FineGrid.from_values(reference)
-    for shift in SHIFTS:
-        window = SAMPLERS[name](rng, 5_000, shift)
-        hist = GridHistogram(grid)
-        hist.update(window)
+    for reference, window, hist in grid_windows(name, seed=200):
         result = grid_wasserstein(hist)
         exact = wasserstein_distance(reference, window)
         assert abs(result["wasserstein"] - exact) <= result["wasserstein_error_bound"] + 1e-9
@@ -32,13 +25,7 @@ def test_grid_wasserstein_within_bound_of_scipy(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_typical_error_is_below_a_hundredth_of_a_std(name: str) -> None:
     # The tail and extension cells of the grid keep heavy tails and moderate shifts accurate.
-    rng = np.random.default_rng(300 + sorted(SAMPLERS).index(name))
-    reference = SAMPLERS[name](rng, 50_000, 0.0)
-    grid = FineGrid.from_values(reference)
-    for shift in (0.0, 0.1, 0.25, 1.0):
-        window = SAMPLERS[name](rng, 5_000, shift)
-        hist = GridHistogram(grid)
-        hist.update(window)
+    for reference, window, hist in grid_windows(name, seed=300, shifts=(0.0, 0.1, 0.25, 1.0)):
         error = abs(grid_wasserstein(hist)["wasserstein"] - wasserstein_distance(reference, window))
         assert error < 0.01 * reference.std()
 
