@@ -6,18 +6,22 @@ Nothing else in the codebase parses raw JSON from Kafka; streams/ calls these mo
 from schemas.alert import DriftAlert
 from schemas.prediction import (
     MAX_MESSAGE_BYTES,
+    MAX_NESTING,
     PredictionBatch,
     PredictionEvent,
     event_time_ms,
+    too_deeply_nested,
 )
 from schemas.profile import ProfileMessage, profile_key
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "MAX_NESTING",
     "DriftAlert",
     "PredictionBatch",
     "PredictionEvent",
     "ProfileMessage",
     "event_time_ms",
     "profile_key",
+    "too_deeply_nested",
 ]

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 # A Kafka message larger than this is rejected before it is parsed.
 MAX_MESSAGE_BYTES = 1024 * 1024
+# JSON nested deeper than this (objects and arrays) is rejected whole: events are flat, and
+# decoders that recurse must not be driven into a RecursionError (native/src/parse.rs agrees).
+MAX_NESTING = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+
+
+def too_deeply_nested(raw: bytes) -> bool:
+    """Whether JSON text nests objects/arrays deeper than MAX_NESTING (strings are skipped).
+
+    >>> too_deeply_nested(b'{"a": [1, {"b": "[[[["}]}'), too_deeply_nested(b"[" * 65 + b"]" * 65)
+    (False, True)
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:  # the common case, at C speed
+        return False
+    brackets = _STRING.sub(b"", raw).translate(None, _BRACKETS)
+    steps = np.frombuffer(brackets, dtype=np.uint8)
+    depth = np.cumsum(np.where((steps == ord("[")) | (steps == ord("{")), 1, -1))
+    return bool(depth.size) and int(depth.max()) > MAX_NESTING
 
 # Strict types: "1.5" is a type error for a number, never silently coerced.
 FeatureValue = Union[StrictBool, StrictInt, StrictFloat, StrictStr, None]

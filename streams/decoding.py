@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import ValidationError
 
-from schemas import MAX_MESSAGE_BYTES, PredictionEvent, event_time_ms
+from schemas import MAX_MESSAGE_BYTES, MAX_NESTING, PredictionEvent, event_time_ms, too_deeply_nested
 from schemas.columnar import EventColumns, RawEvent, decode_columns, keep_raw
 from schemas.fast_path import WireEvent, fast_decode
 from streams.columns import prediction_score
@@ -21,7 +21,8 @@ from streams.columns import prediction_score
 @dataclass(frozen=True)
 class Reject:
     value: bytes
-    reason: str  # "<code>: <detail>", code one of too_large, not_json, invalid_batch, invalid_event
+    reason: str  # "<code>: <detail>", code one of too_large, not_json, invalid_batch, invalid_event,
+    # undecodable (the decoder failed on it: a bug of ours, reported with the exception)
 
 
 @dataclass
@@ -37,6 +38,16 @@ class Decoded:
 
 
 def decode_message(raw: bytes | None) -> Decoded:
+    """Never raises: whatever goes wrong while decoding one message rejects that message alone."""
+    try:
+        return _decode(raw)
+    except RecursionError as exc:
+        return Decoded(rejects=[Reject(raw or b"", f"not_json: {exc}")])
+    except Exception as exc:  # a decoder bug or a hostile input: one message lost to the DLQ, not the worker
+        return Decoded(rejects=[Reject(raw or b"", f"undecodable: {type(exc).__name__}: {str(exc)[:200]}")])
+
+
+def _decode(raw: bytes | None) -> Decoded:
     if raw is None:
         return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -46,6 +57,8 @@ def decode_message(raw: bytes | None) -> Decoded:
         columns = decode_columns(raw)
         if columns is not None:
             return Decoded(columns=columns)
+    if too_deeply_nested(raw):  # before any decoder that recurses
+        return Decoded(rejects=[Reject(raw, f"not_json: nested deeper than {MAX_NESTING} levels")])
     events = fast_decode(raw)
     if events is not None:
         if not batch and (kept := keep_raw(raw, events[0], prediction_score(events[0].prediction))) is not None:

@@ -76,7 +76,15 @@ class ReadAhead(Generic[Item, Decoded]):
         else:
             decoded = loop.create_future()
             decoded.set_result(self.decode(raw))
-        await self._queue.put((item, decoded))
+        if self._queue.full():  # wait for room, or for the applying task to die (never hang on it)
+            room = asyncio.ensure_future(self._queue.put((item, decoded)))
+            await asyncio.wait({room, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            if not room.done():
+                room.cancel()
+                self._task.result()  # raises what killed it
+                raise RuntimeError("the apply task stopped")
+        else:
+            self._queue.put_nowait((item, decoded))
 
     async def _apply_in_order(self) -> None:
         while True:

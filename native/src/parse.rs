@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A JSON string, borrowed from the message when it has no escapes.
 pub struct Text<'a>(pub Cow<'a, str>);
@@ -207,6 +207,48 @@ pub struct Event<'a> {
     pub latency_ms: f64,
 }
 
+/// Messages nested deeper than this are refused by every decoder (`schemas.fast_path.MAX_DEPTH`).
+const MAX_DEPTH: usize = 64;
+/// Nesting of an event's own fields inside a batch: the batch object, its list, the event.
+const EVENT_DEPTH: usize = 3;
+
+/// Skips any JSON value (an ignored field) of at most `.0` levels of nesting; deeper is an
+/// error, so a hostile message cannot recurse without bound (serde's IgnoredAny would).
+struct Skip(usize);
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> { Ok(()) }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> { Ok(()) }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> { Ok(()) }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> { Ok(()) }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> { Ok(()) }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> { Ok(()) }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> { Ok(()) }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.0.checked_sub(1).ok_or_else(|| de::Error::custom("nested too deep"))?;
+        while seq.next_element_seed(Skip(inner))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.0.checked_sub(1).ok_or_else(|| de::Error::custom("nested too deep"))?;
+        while map.next_key::<Text<'de>>()?.is_some() {
+            map.next_value_seed(Skip(inner))?;
+        }
+        Ok(())
+    }
+}
+
 fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &str) -> Result<(), E> {
     if slot.is_some() {
         return Err(E::custom(format!("repeated key {key}")));
@@ -249,9 +291,7 @@ impl<'de> Deserialize<'de> for Event<'de> {
                             once(&mut latency, v, "latency_ms")?
                         }
                         "schema_version" => once(&mut schema, map.next_value::<SchemaVersion>()?, "schema_version")?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        _ => map.next_value_seed(Skip(MAX_DEPTH - EVENT_DEPTH))?,
                     }
                 }
                 let missing = |k: &str| de::Error::custom(format!("missing {k}"));
@@ -288,9 +328,7 @@ impl<'de> Deserialize<'de> for Batch<'de> {
                         "events" => once(&mut events, map.next_value::<Vec<Event<'de>>>()?, "events")?,
                         "schema_version" => once(&mut schema, map.next_value::<SchemaVersion>()?, "schema_version")?,
                         "event_id" => return Err(de::Error::custom("a top-level event_id")),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        _ => map.next_value_seed(Skip(MAX_DEPTH - 1))?,
                     }
                 }
                 events.map(Batch).ok_or_else(|| de::Error::custom("missing events"))

@@ -60,3 +60,33 @@ def test_alert_ids_are_deterministic_and_severity_follows_value():
     a, b = DriftAlert.for_window(value=0.21, **kw), DriftAlert.for_window(value=0.9, **kw)
     assert a.alert_id == b.alert_id and (a.severity, b.severity) == ("minor", "major")
     assert a.window_start == "1970-01-01T00:00:00.000Z"
+
+
+def _nested(depth: int) -> bytes:
+    return orjson.dumps(GOOD)[:-1] + b',"extra":' + b'[{"a":' * (depth // 2) + b"1" + b"}]" * (depth // 2) + b"}"
+
+
+@pytest.mark.parametrize("depth", [80, 10_000])
+def test_deep_nesting_is_rejected_whole_in_a_single_event_and_in_a_batch(depth):
+    """The poison message of the field: 10,000 levels drove a decoder into a RecursionError."""
+    for raw in (_nested(depth), b'{"events": [' + _nested(depth) + b"]}"):
+        decoded = decode_message(raw)
+        assert not decoded.events and decoded.columns is None
+        assert [r.reason for r in decoded.rejects] == ["not_json: nested deeper than 64 levels"]
+
+
+def test_nesting_within_the_limit_is_accepted_by_every_path():
+    for raw in (_nested(40), b'{"events": [' + _nested(40) + b"]}"):
+        decoded = decode_message(raw)
+        assert not decoded.rejects and len(decoded.valid) == 1
+
+
+def test_a_decoder_failure_rejects_that_message_only(monkeypatch):
+    import streams.decoding as decoding
+
+    def broken(raw):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(decoding, "fast_decode", broken)
+    decoded = decode_message(orjson.dumps(GOOD))
+    assert [r.reason for r in decoded.rejects] == ["undecodable: KeyError: 'a bug'"]

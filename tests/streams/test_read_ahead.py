@@ -74,3 +74,33 @@ def test_an_error_in_apply_while_draining_is_raised_not_hung():
 
     with pytest.raises(RuntimeError, match="late failure"):
         asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_put_waiting_on_a_full_queue_raises_when_the_apply_task_dies():
+    """The hang seen in the field: the apply task died while put() waited for room."""
+    release = None
+
+    async def apply(item, decoded, queued):
+        await release.wait()
+        raise ValueError(f"cannot apply {item}")
+
+    async def main():
+        nonlocal release
+        release = asyncio.Event()
+        ahead = ReadAhead(lambda raw: raw, apply, depth=2, thread_from_bytes=1)  # all through the queue
+        await ahead.__aenter__()
+        try:
+            for i in range(3):  # 0 is taken by the task, which blocks in apply(); 1 and 2 fill the queue
+                await ahead.put(i, b"x")
+                await asyncio.sleep(0.01)
+            waiting = asyncio.ensure_future(ahead.put(3, b"x"))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()  # waits for room
+            release.set()  # the task dies on item 0
+            with pytest.raises(ValueError, match="cannot apply 0"):
+                await asyncio.wait_for(waiting, 2)
+        finally:
+            release.set()
+            await ahead.__aexit__(ValueError, None, None)
+
+    _run(main())
