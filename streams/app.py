@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 
 import faust
+from faust.types import TP
 
 from streams.alerts import recent_alert_ids
 from schemas import DriftAlert
@@ -30,6 +31,8 @@ from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
 from schemas.columnar import EventColumns
 from streams.decoding import Decoded, decode_message
+from streams.end_offsets import EndOffsets
+from streams.fatal import die
 from streams.profiles import ProfileStore
 from streams.read_ahead import ReadAhead
 from streams.settings import Settings
@@ -68,25 +71,52 @@ class WindowRunner:
         self.close_locks: dict[int, asyncio.Lock] = {}
         # Bumped when a partition is revoked: messages read ahead before that are not applied.
         self.epochs: dict[int, int] = {}
+        # Partitions sought back to their checkpoint's base: partition -> offset first seen. What
+        # arrives past it was fetched before the seek and comes again after it.
+        self.seeking: dict[int, int] = {}
         self.stream = None
+        self.seek = None  # async (partition, offset): the adapter's consumer seek
+        self.end_offsets = None  # EndOffsets: the broker's view of where partitions end
+        self._look: asyncio.Task | None = None
 
     def _checkpoint_key(self, partition: int) -> bytes:
         return f"{self.settings.predictions_topic}:{partition}".encode()
 
     async def windows_for(self, partition: int, offset: int) -> PartitionWindows:
-        pw = self.partitions.get(partition)
-        if pw is None:
-            log.info("partition %d: first message at offset %d", partition, offset)
-            s = self.settings
-            pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
-            saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._checkpoint_key(partition))
-            if saved is not None:
-                checkpoint = PartitionCheckpoint.from_bytes(saved)
-                pw.resume(checkpoint)
-                log.info("partition %d resumes from checkpoint at offset %d (%d saved closes)", partition,
-                         checkpoint.base_offset, len(checkpoint.transitions))
-            self.partitions[partition] = pw
+        """The partition's windows at its first message since assignment. The checkpoint, not the
+        committed offset, says where the partition resumes: a consumer that starts past the
+        checkpoint's replay base is sought back to it (and says so), one that starts before it
+        skips what was accounted for; a partition without a checkpoint gets one at once."""
+        log.info("partition %d: first message at offset %d", partition, offset)
+        s = self.settings
+        pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
+        epoch = self.epochs.get(partition, 0)
+        saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._checkpoint_key(partition))
+        if saved is None:
+            pw.skip_before_offset = offset
+            await self._save_checkpoint(partition, epoch, PartitionCheckpoint(offset, None, 0))
+            log.info("partition %d starts at offset %d (no checkpoint yet; one saved)", partition, offset)
+        else:
+            checkpoint = PartitionCheckpoint.from_bytes(saved)
+            pw.resume(checkpoint)
+            log.info("partition %d resumes from checkpoint at offset %d (%d saved closes)", partition,
+                     checkpoint.base_offset, len(checkpoint.transitions))
+            if checkpoint.base_offset < offset:
+                log.warning("partition %d: the consumer started at offset %d, past the checkpoint's replay base "
+                            "%d: seeking back to %d (%d messages read again)", partition, offset,
+                            checkpoint.base_offset, checkpoint.base_offset, offset - checkpoint.base_offset)
+                self.seeking[partition] = offset
+                await self.seek(partition, checkpoint.base_offset)
+        self.partitions[partition] = pw
         return pw
+
+    async def _save_checkpoint(self, partition: int, epoch: int, checkpoint: PartitionCheckpoint) -> None:
+        """Saved and delivered before anything it covers is acknowledged. Not by a worker that has
+        lost the partition meanwhile: its new owner's checkpoints must not be overwritten."""
+        if self.epochs.get(partition, 0) != epoch:
+            return
+        delivery = await self.checkpoints_topic.send(key=self._checkpoint_key(partition), value=checkpoint.to_bytes())
+        await delivery
 
     async def handle(self, event, decoded: Decoded, epoch: int, owns_ref: bool) -> None:
         """Apply one decoded message; `epoch` is its partition's epoch when it arrived.
@@ -98,22 +128,30 @@ class WindowRunner:
         message = event.message
         if self.epochs.get(message.partition, 0) != epoch:
             return  # its partition was revoked meanwhile: the new owner replays it (never committed)
-        pw = self.partitions.get(message.partition) or await self.windows_for(message.partition, message.offset)
+        pw = self.partitions.get(message.partition)
+        if pw is None:
+            pw = await self.windows_for(message.partition, message.offset)
+        if self._before_seek(message.partition, message.offset, pw):
+            if owns_ref:  # read before the seek: it comes again after it
+                await self.stream.ack(event)
+            return
         if message.offset < pw.skip_before_offset:  # fully accounted before a crash
+            pw.next_offset = max(pw.next_offset, message.offset + 1)
             if owns_ref:
                 await self.stream.ack(event)
             return
         for reject in decoded.rejects:
-            await self.dlq_topic.send(key=event.key, value=reject.value, headers=[
-                ("reason", reject.reason.encode()),
-                ("source_topic", message.topic.encode()),
-                ("source_partition", str(message.partition).encode()),
-                ("source_offset", str(message.offset).encode()),
-            ])
+            await self._dead_letter(event, reject.value, reject.reason)
         valid = decoded.valid
-        opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
-        if self.settings.adwin_delta > 0 and len(valid):
-            await self._observe(message.partition, valid)
+        try:
+            opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
+            if self.settings.adwin_delta > 0 and len(valid):
+                await self._observe(message.partition, valid)
+        except Exception as exc:  # one message the windows cannot take: to the DLQ, and go on
+            log.error("partition %d offset %d: cannot apply the message (%s: %s); sent to the DLQ",
+                      message.partition, message.offset, type(exc).__name__, exc)
+            await self._dead_letter(event, message.value or b"", f"unprocessable: {type(exc).__name__}: {exc}")
+            opened, dropped = set(), []
         if dropped:
             await self._release(message.partition, dropped)
         if opened:
@@ -126,6 +164,29 @@ class WindowRunner:
             await self.stream.ack(event)
         if pw.due_by_watermark():  # idle closes are the timer's (this partition just had an event)
             await self.close_due(message.partition, pw)
+
+    def _before_seek(self, partition: int, offset: int, pw: PartitionWindows) -> bool:
+        """Whether a message was fetched before its partition was sought back (and so is dropped)."""
+        seen = self.seeking.get(partition)
+        if seen is None:
+            return False
+        if offset > seen:
+            return True
+        del self.seeking[partition]
+        if offset > pw.skip_before_offset:
+            log.error("partition %d: the checkpoint's replay base %d is no longer in Kafka (retention?); "
+                      "resuming at %d: events of offsets %d-%d are lost", partition, pw.skip_before_offset,
+                      offset, pw.skip_before_offset, offset - 1)
+        return False
+
+    async def _dead_letter(self, event, value: bytes, reason: str) -> None:
+        message = event.message
+        await self.dlq_topic.send(key=event.key, value=value, headers=[
+            ("reason", reason.encode()),
+            ("source_topic", message.topic.encode()),
+            ("source_partition", str(message.partition).encode()),
+            ("source_offset", str(message.offset).encode()),
+        ])
 
     async def _observe(self, partition: int, valid) -> None:
         """ADWIN on a message's events. One-event messages are fed in groups (ONLINE_GROUP, or at
@@ -175,14 +236,15 @@ class WindowRunner:
                 await self._publish(partition, pw, closed)
 
     async def _publish(self, partition: int, pw: PartitionWindows, closed: list[ClosedWindow]) -> None:
+        epoch = self.epochs.get(partition, 0)
         findings = [WindowFindings(w, self.settings, self.policy) for w in closed]
         await self.sink.write(findings)
         for found in findings:
             for alert in found.alerts:
                 await self._send_alert(alert)
             self._log_closed(found)
-        # Saved before the acks: a commit (which flushes the producer) can only follow this send.
-        await self.checkpoints_topic.send(key=self._checkpoint_key(partition), value=pw.checkpoint().to_bytes())
+        # Delivered before the acks and before the next close: a restart resumes from it.
+        await self._save_checkpoint(partition, epoch, pw.checkpoint())
         await self._release(partition, [(w.model_id, w.model_version, w.start_ms) for w in closed])
 
     async def _release(self, partition: int, keys: Iterable[tuple]) -> None:
@@ -197,10 +259,33 @@ class WindowRunner:
                 await self.stream.ack(event)
 
     async def tick(self) -> None:
+        self._look_at_ends()
         for partition in [p for p, waiting in self.online_waiting.items() if waiting]:
             await self._flush_online(partition)
         for partition, pw in list(self.partitions.items()):
             await self.close_due(partition, pw)
+
+    def _look_at_ends(self) -> None:
+        """Confirm, from the broker, which partitions have nothing left to read (see idleness in
+        windowing.py). One look at a time, in a thread; a failed look confirms nothing."""
+        if self.end_offsets is None:
+            return
+        if self._look is not None:
+            if not self._look.done():
+                return
+            if self._look.exception() is None:
+                looked_at, ends = self._look.result()
+                for partition, end in ends.items():
+                    pw = self.partitions.get(partition)
+                    if pw is not None:
+                        pw.confirm_end(end, looked_at)
+        partitions = sorted(self.partitions)
+        if partitions:
+            looked_at = time.time() * 1000
+            self._look = asyncio.ensure_future(asyncio.to_thread(
+                lambda: (looked_at, self.end_offsets.read(partitions))))
+        else:
+            self._look = None
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Revoked partitions: drop their state; the new owner replays their open windows."""
@@ -208,6 +293,7 @@ class WindowRunner:
         for p in gone:
             self.epochs[p] = self.epochs.get(p, 0) + 1
             self.partitions.pop(p, None)
+            self.seeking.pop(p, None)
             self.watches.pop(p, None)
             self.online_waiting.pop(p, None)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
@@ -250,7 +336,13 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     runner = WindowRunner(settings, profiles, sink, app.topic(settings.alerts_topic, **raw),
                           app.topic(settings.dlq_topic, **raw), app.topic(settings.checkpoints_topic, **raw))
     runner.sent_alerts = recent_alert_ids(settings)
+    runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
     app.driftline_runner = runner
+
+    async def seek(partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(settings.predictions_topic, partition), offset)
+
+    runner.seek = seek
 
     async def apply(item, decoded: Decoded, queued: bool) -> None:
         event, epoch = item
@@ -268,14 +360,20 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
             app.sensors.remove(app.monitor)
         # Batches are decoded in a thread (the native decoder releases the GIL) while the event
         # loop applies the previous message; messages are applied in arrival order.
-        async with ReadAhead(decode_message, apply, hold=hold) as ahead:
-            async for _ in stream:  # (stream.events() would add a generator step per message)
-                event = stream.current_event
-                await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
+        try:
+            async with ReadAhead(decode_message, apply, hold=hold) as ahead:
+                async for _ in stream:  # (stream.events() would add a generator step per message)
+                    event = stream.current_event
+                    await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
+        except Exception as exc:  # faust would restart the agent in place: exit, a supervisor restarts us
+            die("the windows agent", exc)
 
     @app.timer(interval=0.25)
     async def close_idle_windows():
-        await runner.tick()
+        try:
+            await runner.tick()
+        except Exception as exc:
+            die("the window timer", exc)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):

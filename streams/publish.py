@@ -15,7 +15,7 @@ from streams.topics import ensure_topics
 
 def publish_profile(settings: Settings, key: str, payload: bytes) -> str:
     ensure_topics(settings)
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer = Producer(settings.kafka_client_config())
     errors: list[str] = []
     producer.produce(settings.profiles_topic, key=key.encode(), value=payload,
                      on_delivery=lambda e, m: errors.append(str(e)) if e else None)
@@ -28,7 +28,7 @@ class EventProducer:
     def __init__(self, settings: Settings) -> None:
         ensure_topics(settings)
         self.topic = settings.predictions_topic
-        self._producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20,
+        self._producer = Producer({**settings.kafka_client_config(), "linger.ms": 20,
                                    "compression.type": "lz4"})
 
     def send_events(self, key: str, events: list[dict], batch: int) -> None:
@@ -51,7 +51,7 @@ class EventProducer:
 
 
 def follow_topic(settings: Settings, topic: str, from_beginning: bool, follow: bool) -> Iterator[bytes]:
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"driftline-cli-{uuid.uuid4()}",
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": f"driftline-cli-{uuid.uuid4()}",
                          "auto.offset.reset": "earliest" if from_beginning else "latest",
                          "enable.auto.commit": False})
     consumer.subscribe([topic])

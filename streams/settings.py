@@ -42,6 +42,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown statistics {unknown}; choose from {', '.join(STATISTICS)}")
         return ",".join(names)
 
+    def kafka_client_config(self) -> dict[str, str]:
+        """The connection part of every confluent-kafka client's config (one place for it)."""
+        return {"bootstrap.servers": self.bootstrap_servers}
+
     @property
     def statistic_names(self) -> list[str]:
         return self.drift_statistics.split(",")

@@ -21,7 +21,7 @@ _SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABL
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(settings.kafka_client_config())
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except Exception as exc:  # confluent raises KafkaException with a cryptic code
@@ -82,7 +82,7 @@ def end_offsets(consumer: Consumer, topic: str, timeout_s: float = 30.0) -> dict
 
 def reader(settings: Settings) -> Consumer:
     """A consumer for reading topics by assignment: its own throwaway group, no commits."""
-    return Consumer({"bootstrap.servers": settings.bootstrap_servers,
+    return Consumer({**settings.kafka_client_config(),
                      "group.id": f"driftline-read-{uuid.uuid4()}", "enable.auto.commit": False})
 
 

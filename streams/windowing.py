@@ -2,8 +2,11 @@
 
 Pure Python (no faust) so it can be tested on its own. The watermark is the largest event time
 seen in the partition. A window [start, end) closes when the watermark passes end + allowed
-lateness, or, when the partition has had no event for the idle grace, when the wall clock passes
-end + lateness + idle grace. An event whose window has already closed is late: it is counted in
+lateness, or, when the partition is idle, when the wall clock passes end + lateness + idle grace.
+Idle means nothing left to read: a fresh look at the partition's end offset (`confirm_end`)
+found every message consumed, and has kept finding it for the idle grace. A worker that merely
+stalls (a sink retrying, a broker away, a backlog being replayed) is never idle, so it closes
+nothing by wall clock. An event whose window has already closed is late: it is counted in
 `late_count` of its model's current window, which is never a closed one.
 
 After a crash, `resume(checkpoint)` replays the saved close decisions (see checkpoint.py), so
@@ -26,6 +29,8 @@ from streams.checkpoint import PartitionCheckpoint, Transition
 from streams.columns import apply_columns, apply_events
 
 FLUSH_EVENTS = 4096
+# An end-offset confirmation older than this proves nothing (the broker may be away since).
+END_FRESH_MS = 3_000
 WindowKey = tuple[str, str, int]  # model_id, model_version, window start (epoch ms)
 ProfileLookup = Callable[[str, str], "ReferenceProfile | None"]
 
@@ -120,6 +125,9 @@ class PartitionWindows:
     watermark_ms: int | None = None
     closed_until_ms: int = 0  # every window ending at or before this is closed
     last_event_wall_ms: float = 0.0
+    next_offset: int = 0  # the offset after the last message seen (applied or skipped)
+    caught_up_since_ms: float | None = None  # first confirmation, since the last message, that none is left
+    end_confirmed_ms: float | None = None  # the latest such confirmation
     windows: dict[WindowKey, OpenWindow] = field(default_factory=dict)
     last_offset: int = -1
     skip_before_offset: int = -1  # replay: these messages were fully accounted before the crash
@@ -136,6 +144,21 @@ class PartitionWindows:
         self.transitions = list(checkpoint.transitions)
         self._replay = deque(checkpoint.transitions)
         self.windows.clear()
+
+    def confirm_end(self, end_offset: int, looked_at_ms: float) -> None:
+        """The partition's end offset, as read from the broker by a look started at `looked_at_ms`
+        (wall clock). Caught up when every message before it was seen, and none since the look."""
+        if end_offset > self.next_offset or looked_at_ms < self.last_event_wall_ms:
+            self.caught_up_since_ms = self.end_confirmed_ms = None
+            return
+        if self.caught_up_since_ms is None:
+            self.caught_up_since_ms = looked_at_ms
+        self.end_confirmed_ms = looked_at_ms
+
+    def idle(self, wall_ms: float) -> bool:
+        """Nothing left to read, confirmed freshly, for at least the idle grace."""
+        return (self.caught_up_since_ms is not None and wall_ms - self.end_confirmed_ms <= END_FRESH_MS
+                and wall_ms - self.caught_up_since_ms >= self.idle_grace_ms)
 
     @property
     def replaying(self) -> bool:
@@ -161,6 +184,8 @@ class PartitionWindows:
         the keys of windows dropped because they had been closed and written before the crash.
         """
         self.last_event_wall_ms = wall_ms
+        self.next_offset = max(self.next_offset, offset + 1)
+        self.caught_up_since_ms = self.end_confirmed_ms = None
         if offset < self.skip_before_offset:
             return set(), []
         dropped = self._replay_closes(before=offset) if self._replay else []
@@ -226,7 +251,7 @@ class PartitionWindows:
             # Largest window end E with E + lateness <= watermark (ends are multiples of the size).
             limit = self.window_start(self.watermark_ms - self.lateness_ms)
         closed_by = "watermark"
-        if self.windows and wall_ms - self.last_event_wall_ms >= self.idle_grace_ms:
+        if self.windows and self.idle(wall_ms):
             idle_limit = self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)
             if limit is None or idle_limit > limit:
                 limit, closed_by = idle_limit, "idle"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -18,6 +19,10 @@ from streams.findings import WindowFindings
 from streams.windowing import ClosedWindow
 
 log = logging.getLogger("driftline.influx")
+
+MAX_BACKOFF_S = 2.0  # longest wait between two write attempts during an outage
+LOG_EVERY_S = 10.0  # an outage is logged once per this interval, with its attempt count
+WRITE_TIMEOUT_MS = 10_000  # a hung InfluxDB (SIGSTOP, a dead network path) counts as a failure after this
 
 
 def _short(exc: Exception) -> str:
@@ -80,7 +85,7 @@ class InfluxSink:
         self._bucket = settings.influx_bucket
         self._org = settings.influx_org
         self._client = InfluxDBClient(url=settings.influx_url, token=settings.influx_token.get_secret_value(),
-                                      org=settings.influx_org, timeout=30_000)
+                                      org=settings.influx_org, timeout=WRITE_TIMEOUT_MS)
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
 
     def check(self) -> None:
@@ -101,18 +106,33 @@ class InfluxSink:
         if points:
             self._write.write(bucket=self._bucket, org=self._org, record=points)
 
-    async def write(self, windows: list[WindowFindings], max_backoff_s: float = 30.0) -> None:
-        """Write, retrying until InfluxDB takes it: a window's offsets stay uncommitted meanwhile,
-        so an outage delays results but loses none. Points are idempotent, so a retry is harmless."""
-        delay = min(0.5, max_backoff_s)
+    async def write(self, windows: list[WindowFindings], max_backoff_s: float = MAX_BACKOFF_S) -> None:
+        """Write, retrying until InfluxDB takes it. The worker waits meanwhile (back-pressure: it
+        reads nothing more, so memory stays bounded, and a stalled partition closes nothing by
+        idleness); the windows stay covered by the checkpoint, so an outage delays results but
+        loses none. Retries are at most `max_backoff_s` apart, so results follow InfluxDB's return
+        within seconds; failures are logged once per LOG_EVERY_S with their count, not per try.
+        Points are idempotent, so a retry is harmless."""
+        delay = min(0.25, max_backoff_s)
+        failures, first_failure, logged_at = 0, 0.0, 0.0
         while True:
             try:
                 # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
                 await asyncio.to_thread(self.write_sync, windows)
+                if failures:
+                    log.warning("InfluxDB write of %d window(s) succeeded after %d failed attempt(s) in %.0f s",
+                                len(windows), failures, time.monotonic() - first_failure)
                 return
             except Exception as exc:  # the client raises urllib3/ApiException/OSError alike
-                log.warning("InfluxDB write of %d window(s) failed (%s); retrying in %.1f s",
-                            len(windows), _short(exc), delay)
+                now = time.monotonic()
+                failures += 1
+                if failures == 1:
+                    first_failure = now
+                if now - logged_at >= LOG_EVERY_S:
+                    logged_at = now
+                    log.error("InfluxDB write of %d window(s) failing (%s): %d attempt(s) in %.0f s; "
+                              "retrying every %.0f s, reading paused", len(windows), _short(exc), failures,
+                              now - first_failure, max_backoff_s)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_backoff_s)
 

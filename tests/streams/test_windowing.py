@@ -50,8 +50,11 @@ def test_late_event_counts_in_current_window_not_rewriting_closed_one():
 def test_idle_partition_closes_by_wall_clock_after_grace():
     pw = _windows()
     _add(pw, [_ev(t=1_000)], wall=100_000.0)
+    pw.confirm_end(1, looked_at_ms=100_000.0)  # nothing left to read
     # Wall clock is past end + lateness + grace, but the partition has not been idle long enough.
+    pw.confirm_end(1, looked_at_ms=103_000.0)
     assert pw.pop_due(wall_ms=104_000.0) == []
+    pw.confirm_end(1, looked_at_ms=104_500.0)
     closed = pw.pop_due(wall_ms=105_000.0)
     assert [(c.start_ms, c.closed_by) for c in closed] == [(0, "idle")]
     # A straggler for the closed window is late, counted in a window that is not closed.
@@ -100,3 +103,24 @@ def test_batches_decoded_column_wise_give_the_same_windows_as_events():
         c.key if hasattr(c, "key") else (c.model_id, c.start_ms) for c in closed[1]]
     for a, b in zip(*closed):
         assert a.state.snapshot() == b.state.snapshot()
+
+
+def test_a_stalled_partition_is_not_idle_whatever_the_wall_clock():
+    """Messages left to read (a sink retrying, a backlog) or no fresh look at the end (a broker
+    away): no window closes by wall clock, so nothing still in Kafka turns late."""
+    pw = _windows()
+    _add(pw, [_ev(t=1_000)], wall=100_000.0)
+    pw.confirm_end(50, looked_at_ms=100_000.0)  # 49 messages not read yet
+    assert pw.pop_due(wall_ms=10**9) == []
+    pw.confirm_end(1, looked_at_ms=101_000.0)  # caught up ...
+    pw.confirm_end(1, looked_at_ms=102_000.0)
+    assert pw.pop_due(wall_ms=110_000.0) == []  # ... but no look since 102 s: the broker may be away
+    pw.confirm_end(1, looked_at_ms=110_000.0)
+    assert [c.closed_by for c in pw.pop_due(wall_ms=110_000.0)] == ["idle"]
+
+
+def test_a_look_started_before_the_last_message_proves_nothing():
+    pw = _windows()
+    _add(pw, [_ev(t=1_000)], wall=100_000.0)
+    pw.confirm_end(1, looked_at_ms=99_000.0)
+    assert pw.caught_up_since_ms is None
