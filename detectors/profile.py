@@ -99,6 +99,9 @@ class NumericProfile:
     @classmethod
     def from_dict(cls, data: Mapping) -> "NumericProfile":
         edges, shares = tuple(map(float, data["edges"])), tuple(map(float, data["shares"]))
+        _finite("edges", edges)
+        _check_shares(shares)
+        _finite("min, max, mean and std", [float(data[k]) for k in ("min", "max", "mean", "std")])
         if len(shares) != len(edges) + 1 or list(edges) != sorted(set(edges)):
             raise DetectorError("numeric profile needs strictly increasing edges and len(edges) + 1 shares")
         grid = None
@@ -150,6 +153,7 @@ class CategoricalProfile:
     @classmethod
     def from_dict(cls, data: Mapping) -> "CategoricalProfile":
         categories, shares = tuple(map(str, data["categories"])), tuple(map(float, data["shares"]))
+        _check_shares(shares)
         if len(shares) != len(categories) + 1:
             raise DetectorError("categorical profile needs one share per category plus the unseen bucket")
         return cls(categories=categories, shares=shares, count=int(data["count"]),
@@ -157,6 +161,18 @@ class CategoricalProfile:
 
 
 FeatureProfile = Union[NumericProfile, CategoricalProfile]
+
+
+def _finite(what: str, values: Sequence[float]) -> None:
+    if not all(math.isfinite(v) for v in values):
+        raise DetectorError(f"{what} must be finite numbers (found NaN or infinity)")
+
+
+def _check_shares(shares: Sequence[float]) -> None:
+    """Shares are finite, non-negative and sum to 1 (a corrupted profile would poison every window)."""
+    _finite("shares", shares)
+    if any(v < 0 for v in shares) or abs(sum(shares) - 1.0) > 1e-6:
+        raise DetectorError(f"shares must be non-negative and sum to 1 (they sum to {sum(shares):.6g})")
 
 
 def feature_profile_from_dict(data: Mapping) -> FeatureProfile:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from streams.settings import Settings
 
 
-def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float = 30.0) -> set[str]:
-    """Ids of alerts already on the alerts topic (the last `hours`), so a replay after a crash does
-    not publish the same alert twice."""
+def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float = 30.0) -> dict[str, int]:
+    """Ids of alerts already on the alerts topic (the last `hours`), with their window ends, so a
+    replay after a crash does not publish the same alert twice."""
     import time
 
     import orjson
@@ -17,7 +17,7 @@ def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float =
 
     topic = settings.alerts_topic
     consumer = reader(settings)
-    ids: set[str] = set()
+    ids: dict[str, int] = {}
     try:
         offsets = end_offsets(consumer, topic, timeout_s)
         since = int((time.time() - hours * 3600) * 1000)
@@ -26,8 +26,9 @@ def recent_alert_ids(settings: Settings, hours: float = 24.0, timeout_s: float =
         consumer.assign([tp for tp in starts if tp.partition in ends])
         for msg in read_to_ends(consumer, ends, timeout_s):
             try:
-                ids.add(orjson.loads(msg.value())["alert_id"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                alert = orjson.loads(msg.value())
+                ids[alert["alert_id"]] = int(alert.get("window_end_ms", 0))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass
         return ids
     finally:

@@ -35,6 +35,7 @@ from streams.end_offsets import EndOffsets
 from streams.fatal import die
 from streams.profiles import ProfileStore
 from streams.read_ahead import ReadAhead
+from streams.sent_alerts import SentAlerts
 from streams.settings import Settings
 from streams.topics import MAX_TOPIC_MESSAGE_BYTES, read_compacted
 from streams.sinks.influx import InfluxSink
@@ -59,7 +60,7 @@ class WindowRunner:
         self.policy = drift_policy(settings)
         self.watches: dict[int, OnlineWatch] = {}
         self.online_waiting: dict[int, list] = {}  # one-event messages' events not yet fed to ADWIN
-        self.sent_alerts: set[str] = set()
+        self.sent_alerts = SentAlerts()
         self.profiles = profiles
         self.sink = sink
         self.alerts_topic = alerts_topic
@@ -225,7 +226,7 @@ class WindowRunner:
     async def _send_alert(self, alert: DriftAlert) -> None:
         if alert.alert_id not in self.sent_alerts:
             await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
-            self.sent_alerts.add(alert.alert_id)
+            self.sent_alerts.add(alert.alert_id, alert.window_end_ms)
 
     async def close_due(self, partition: int, pw: PartitionWindows) -> None:
         if not pw.has_due(time.time() * 1000):  # the common case, checked without the lock
@@ -335,7 +336,8 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     predictions = app.topic(settings.predictions_topic, **raw)
     runner = WindowRunner(settings, profiles, sink, app.topic(settings.alerts_topic, **raw),
                           app.topic(settings.dlq_topic, **raw), app.topic(settings.checkpoints_topic, **raw))
-    runner.sent_alerts = recent_alert_ids(settings)
+    for alert_id, window_end_ms in recent_alert_ids(settings).items():
+        runner.sent_alerts.add(alert_id, window_end_ms)
     runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
     app.driftline_runner = runner
 

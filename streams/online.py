@@ -5,7 +5,9 @@ reveals it, and the worker publishes the alert right then. Cost: ~0.3 µs per va
 in batches (river's Rust ADWIN), so two streams per event, not every feature (30 features would
 cost as much as decoding); the worker feeds one-event messages in groups for the same reason.
 Events come as decoded one by one (WireEvent, RawEvent) or column-wise (EventColumns). After a
-crash the detectors start afresh from the replayed events.
+crash the detectors start afresh from the replayed events (see the README: a restart forgets
+what ADWIN learnt before the oldest open window). A model version that sent nothing for
+`IDLE_HORIZON_MS` of event time (24 h) is forgotten, so models that stopped cost no memory.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from streams.columns import prediction_score
 WATCHED = ("prediction", "latency_ms")
 _SCALAR_UPTO = 8
 _INFINITE = (math.inf, -math.inf)
+IDLE_HORIZON_MS = 24 * 3600 * 1000
+_SWEEP_EVERY = 4096  # observe() calls between two sweeps for forgotten models
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,25 @@ class OnlineWatch:
     def __init__(self, delta: float = 0.002) -> None:
         self.delta = delta
         self._detectors: dict[tuple[str, str, str], ADWIN] = {}
+        self._last_seen: dict[tuple[str, str], int] = {}  # (model, version) -> latest event time
+        self._calls = 0
+
+    @property
+    def models(self) -> int:
+        return len(self._last_seen)
 
     def observe(self, events: Sequence[WireEvent | RawEvent] | EventColumns) -> list[Detection]:
+        self._calls += 1
+        if self._calls % _SWEEP_EVERY == 0:
+            self._forget_idle()
         if isinstance(events, EventColumns):
+            for code, group in enumerate(events.groups):
+                self._seen(group, int(events.timestamps.max()) if len(events.groups) == 1
+                           else int(events.timestamps[events.group_codes == code].max()))
             return self._observe_columns(events)
         if len(events) == 1:  # one-event messages: no grouping, no lists
             e = events[0]
+            self._seen((e.model_id, e.model_version), e.timestamp)
             found = self._feed_one((e.model_id, e.model_version, "prediction"), e, _score(e))
             if e.latency_ms is not None:
                 found += self._feed_one((e.model_id, e.model_version, "latency_ms"), e, e.latency_ms)
@@ -66,6 +83,7 @@ class OnlineWatch:
             groups.setdefault((e.model_id, e.model_version), []).append(e)
         found = []
         for (model, version), members in groups.items():
+            self._seen((model, version), max(e.timestamp for e in members))
             at = lambda i, members=members: _found_at(members[i])  # noqa: E731
             found += self._feed((model, version, "prediction"), at,
                                 np.array([_score(e) for e in members], dtype=np.float64))
@@ -73,6 +91,19 @@ class OnlineWatch:
                                 np.array([math.nan if e.latency_ms is None else e.latency_ms for e in members],
                                          dtype=np.float64))
         return found
+
+    def _seen(self, group: tuple[str, str], timestamp: int) -> None:
+        if self._last_seen.get(group, timestamp - 1) < timestamp:
+            self._last_seen[group] = timestamp
+
+    def _forget_idle(self) -> None:
+        if not self._last_seen:
+            return
+        cutoff = max(self._last_seen.values()) - IDLE_HORIZON_MS
+        for group in [g for g, t in self._last_seen.items() if t < cutoff]:
+            del self._last_seen[group]
+            for stream in WATCHED:
+                self._detectors.pop((*group, stream), None)
 
     def _observe_columns(self, batch: EventColumns) -> list[Detection]:
         found = []

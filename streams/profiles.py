@@ -39,6 +39,10 @@ class ProfileStore:
                     return found
             return self._profiles.get(model_id)
 
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return key in self._profiles
+
     def put(self, key: str, profile: ReferenceProfile | None) -> None:
         with self._lock:
             if profile is None:
@@ -51,7 +55,7 @@ class ProfileStore:
         topic = self._settings.profiles_topic
         consumer = reader(self._settings)
         for key, value in read_compacted(self._settings, topic, timeout_s, consumer=consumer).items():
-            self._handle_value(key.decode("utf-8", "replace"), value, f"{topic} (initial read)")
+            self.apply_message(key.decode("utf-8", "replace"), value, f"{topic} (initial read)")
         self._consumer = consumer
         log.info("loaded %d reference profile(s) from %s", len(self._profiles), topic)
         self._thread = threading.Thread(target=self._follow, name="driftline-profiles", daemon=True)
@@ -74,9 +78,9 @@ class ProfileStore:
             log.warning("profile topic error: %s", msg.error())
             return
         where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
-        self._handle_value((msg.key() or b"").decode("utf-8", "replace"), msg.value(), where)
+        self.apply_message((msg.key() or b"").decode("utf-8", "replace"), msg.value(), where)
 
-    def _handle_value(self, key: str, value: bytes | None, where: str) -> None:
+    def apply_message(self, key: str, value: bytes | None, where: str) -> None:
         if not value:
             self.put(key, None)
             log.info("profile %r deleted", key)
@@ -84,8 +88,10 @@ class ProfileStore:
         try:
             message = ProfileMessage.model_validate_json(value)
             profile = ReferenceProfile.from_dict(message.profile)
-        except (ValidationError, DetectorError) as exc:
-            log.error("ignoring malformed profile at %s: %s", where, exc)
+        except (ValidationError, DetectorError, ValueError, TypeError, KeyError) as exc:
+            text = " ".join(str(exc).split())[:300]
+            kept = "keeps its previous profile" if self.has(key) else "has no profile"
+            log.error("rejected profile for model key %r at %s: %s (the model %s)", key, where, text, kept)
             return
         self.put(message.key, profile)
         log.info("profile %r loaded (%d features)", message.key, len(profile.features))

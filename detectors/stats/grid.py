@@ -27,6 +27,8 @@ The lead embeds `to_dict()` into the reference profile; nothing here depends on 
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -174,6 +176,9 @@ class FineGrid:
         if data.get("format_version") != GRID_FORMAT_VERSION:
             raise DetectorError(f"fine grid format_version {data.get('format_version')!r} is not supported")
         try:
+            numbers = [*map(float, data["edges"]), *(float(data[k]) for k in ("min", "max", "mean", "std"))]
+            if not all(math.isfinite(v) for v in numbers):
+                raise DetectorError("fine grid edges and moments must be finite numbers (found NaN or infinity)")
             return cls(edges=tuple(map(float, data["edges"])), counts=tuple(map(int, data["counts"])),
                        missing=int(data["missing"]), min=float(data["min"]), max=float(data["max"]),
                        mean=float(data["mean"]), std=float(data["std"]))

@@ -57,3 +57,15 @@ def test_prediction_scores():
     assert prediction_score(0.3) == 0.3 and prediction_score(True) == 1.0
     assert prediction_score({"yes": 0.7, "no": 0.3}) == 0.7
     assert np.isnan(prediction_score("cat"))
+
+
+def test_models_that_stopped_sending_are_forgotten_after_the_horizon():
+    from streams import online
+
+    watch = OnlineWatch()
+    day = online.IDLE_HORIZON_MS
+    watch.observe([WireEvent(event_id="a", model_id="gone", timestamp=0, features={}, prediction=0.5)])
+    for i in range(online._SWEEP_EVERY):
+        watch.observe([WireEvent(event_id=str(i), model_id="busy", timestamp=day + 1 + i, features={},
+                                 prediction=0.5)])
+    assert watch.models == 1
