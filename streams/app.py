@@ -130,9 +130,11 @@ class WindowRunner:
         if self.epochs.get(message.partition, 0) != epoch:
             return  # its partition was revoked meanwhile: the new owner replays it (never committed)
         pw = self.partitions.get(message.partition)
+        sought = False
         if pw is None:
             pw = await self.windows_for(message.partition, message.offset)
-        if self._before_seek(message.partition, message.offset, pw):
+            sought = message.partition in self.seeking  # this message comes again after the seek
+        if sought or self._before_seek(message.partition, message.offset, pw):
             if owns_ref:  # read before the seek: it comes again after it
                 await self.stream.ack(event)
             return
