@@ -33,6 +33,7 @@ from schemas.columnar import EventColumns
 from streams.decoding import Decoded, decode_message
 from streams.end_offsets import EndOffsets
 from streams.fatal import die
+from streams import log_limits
 from streams.profiles import ProfileStore
 from streams.read_ahead import ReadAhead
 from streams.sent_alerts import SentAlerts
@@ -282,6 +283,9 @@ class WindowRunner:
                     pw = self.partitions.get(partition)
                     if pw is not None:
                         pw.confirm_end(end, looked_at)
+            else:  # the broker did not answer: no partition is known to be idle now
+                for pw in self.partitions.values():
+                    pw.lose_sight()
         partitions = sorted(self.partitions)
         if partitions:
             looked_at = time.time() * 1000
@@ -371,6 +375,10 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
                     await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
         except Exception as exc:  # faust would restart the agent in place: exit, a supervisor restarts us
             die("the windows agent", exc)
+
+    @app.task
+    async def limit_repeated_logs():  # once faust has set up its log handlers
+        log_limits.install()
 
     @app.timer(interval=0.25)
     async def close_idle_windows():

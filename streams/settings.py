@@ -42,9 +42,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown statistics {unknown}; choose from {', '.join(STATISTICS)}")
         return ",".join(names)
 
-    def kafka_client_config(self) -> dict[str, str]:
-        """The connection part of every confluent-kafka client's config (one place for it)."""
-        return {"bootstrap.servers": self.bootstrap_servers}
+    def kafka_client_config(self) -> dict[str, object]:
+        """The connection part of every confluent-kafka client's config (one place for it). Its
+        log lines go through Python logging (driftline.kafka), where repeats are collapsed."""
+        import logging
+
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka")}
 
     @property
     def statistic_names(self) -> list[str]:

@@ -147,13 +147,20 @@ class PartitionWindows:
 
     def confirm_end(self, end_offset: int, looked_at_ms: float) -> None:
         """The partition's end offset, as read from the broker by a look started at `looked_at_ms`
-        (wall clock). Caught up when every message before it was seen, and none since the look."""
+        (wall clock). Caught up when every message before it was seen, and none since the look.
+        Idleness counts from the first of an unbroken run of such looks: a look that failed (the
+        broker away, `lose_sight`) or a gap between looks starts it again, so a worker that comes
+        back from an outage waits the idle grace for producers to deliver what they held."""
         if end_offset > self.next_offset or looked_at_ms < self.last_event_wall_ms:
-            self.caught_up_since_ms = self.end_confirmed_ms = None
+            self.lose_sight()
             return
-        if self.caught_up_since_ms is None:
+        if self.caught_up_since_ms is None or looked_at_ms - self.end_confirmed_ms > END_FRESH_MS:
             self.caught_up_since_ms = looked_at_ms
         self.end_confirmed_ms = looked_at_ms
+
+    def lose_sight(self) -> None:
+        """The end offset could not be read: nothing is known to be idle from here on."""
+        self.caught_up_since_ms = self.end_confirmed_ms = None
 
     def idle(self, wall_ms: float) -> bool:
         """Nothing left to read, confirmed freshly, for at least the idle grace."""

@@ -92,7 +92,9 @@ class Producer(threading.Thread):
     def run(self) -> None:
         try:
             producer = self.stack.producer(**{"message.max.bytes": 4_000_000, "compression.type": "lz4",
-                                              "message.timeout.ms": 600_000, "enable.idempotence": True})
+                                              "message.timeout.ms": 600_000, "enable.idempotence": True,
+                                              # back within a second of the broker's return
+                                              "reconnect.backoff.max.ms": 1000})
             topic = f"{self.traffic.prefix}.predictions"
             self.started_at = time.time()
             messages = self.traffic.messages

@@ -115,8 +115,11 @@ def test_a_stalled_partition_is_not_idle_whatever_the_wall_clock():
     pw.confirm_end(1, looked_at_ms=101_000.0)  # caught up ...
     pw.confirm_end(1, looked_at_ms=102_000.0)
     assert pw.pop_due(wall_ms=110_000.0) == []  # ... but no look since 102 s: the broker may be away
-    pw.confirm_end(1, looked_at_ms=110_000.0)
-    assert [c.closed_by for c in pw.pop_due(wall_ms=110_000.0)] == ["idle"]
+    for looked_at in (110_000.0, 112_000.0, 114_000.0):  # the broker answers again: the grace starts anew
+        pw.confirm_end(1, looked_at_ms=looked_at)
+        assert pw.pop_due(wall_ms=looked_at) == []
+    pw.confirm_end(1, looked_at_ms=115_000.0)
+    assert [c.closed_by for c in pw.pop_due(wall_ms=115_000.0)] == ["idle"]
 
 
 def test_a_look_started_before_the_last_message_proves_nothing():
@@ -124,3 +127,20 @@ def test_a_look_started_before_the_last_message_proves_nothing():
     _add(pw, [_ev(t=1_000)], wall=100_000.0)
     pw.confirm_end(1, looked_at_ms=99_000.0)
     assert pw.caught_up_since_ms is None
+
+
+def test_idleness_starts_again_after_the_broker_was_out_of_sight():
+    """Kafka away for 20 s: when it returns, producers still hold what they could not send, so the
+    idle grace counts from the broker's return, not from before the outage."""
+    pw = _windows()
+    _add(pw, [_ev(t=1_000)], wall=100_000.0)
+    pw.confirm_end(1, looked_at_ms=100_500.0)  # caught up just before the outage
+    pw.lose_sight()  # looks fail for 20 s
+    pw.confirm_end(1, looked_at_ms=121_000.0)  # the broker is back, producers not yet
+    assert pw.pop_due(wall_ms=121_500.0) == []
+    pw.confirm_end(1, looked_at_ms=123_000.0)  # looks with a gap longer than END_FRESH_MS ...
+    pw.confirm_end(1, looked_at_ms=127_000.0)  # ... start the run again too
+    assert pw.pop_due(wall_ms=127_500.0) == []
+    pw.confirm_end(1, looked_at_ms=129_500.0)
+    pw.confirm_end(1, looked_at_ms=132_000.0)
+    assert [c.closed_by for c in pw.pop_due(wall_ms=132_100.0)] == ["idle"]
