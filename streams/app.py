@@ -33,6 +33,7 @@ from schemas.columnar import EventColumns
 from streams.decoding import Decoded, decode_message
 from streams.end_offsets import EndOffsets
 from streams.fatal import die
+from streams.kafka_security import faust_credentials
 from streams import log_limits
 from streams.profiles import ProfileStore
 from streams.read_ahead import ReadAhead
@@ -324,6 +325,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     app = faust.App(
         settings.app_id,
         broker=_brokers(settings.bootstrap_servers),
+        broker_credentials=faust_credentials(settings),
         datadir=str(settings.worker_data_dir),
         web_enabled=False,
         stream_wait_empty=False,

@@ -21,14 +21,18 @@ from streams.settings import Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming model monitoring on Kafka and InfluxDB.")
 profile_app = typer.Typer(no_args_is_help=True, help="Reference profiles.")
 app.add_typer(profile_app, name="profile")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except Exception as exc:  # pydantic ValidationError: name the bad variable
-        raise DriftlineError(f"invalid settings: {exc}") from exc
+    except ValidationError as exc:  # one line, naming each bad variable (never its value: it may be a secret)
+        problems = "; ".join((f"DRIFTLINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False))
+        raise DriftlineError(f"invalid settings: {problems}") from exc
 
 
 def _fail(exc: Exception) -> None:

@@ -3,7 +3,8 @@ counted and reported with the next one that passes.
 
 While a broker is away, aiokafka and librdkafka log every reconnect attempt (more than a thousand
 ERROR lines in 24 s were seen); an operator needs the first line and a count, not a wall of them.
-A kind is the logger, the level and the message with its numbers blanked out.
+A kind is the logger, the level and the text with its numbers blanked out (so two different
+profiles rejected are two kinds, and reconnects to the same broker are one).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import time
 
 INTERVAL_S = 10.0
-_NUMBERS = re.compile(r"\d+")
+_NUMBERS = re.compile(r"\b\d+\b")  # standalone numbers: "m0" and "m1" stay two names
 
 
 class RepeatFilter(logging.Filter):
@@ -26,7 +27,7 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:  # only warnings and errors repeat in storms
             return True
-        kind = (record.name, record.levelno, _NUMBERS.sub("#", str(record.msg))[:120])
+        kind = (record.name, record.levelno, _NUMBERS.sub("#", record.getMessage())[:160])
         now = self._clock()
         seen = self._kinds.get(kind)
         if seen is not None and now - seen[0] < self.interval_s:

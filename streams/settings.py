@@ -4,8 +4,9 @@ that `make stack-up` writes. Secrets are SecretStr so they never reach a log lin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Optional
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,8 +14,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_file=".driftline.env", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_file: Optional[Path] = None  # PEM; default: the system's CAs
+    kafka_ssl_cert_file: Optional[Path] = None  # PEM client certificate (mutual TLS)
+    kafka_ssl_key_file: Optional[Path] = None  # PEM key of the client certificate
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")
+    influx_token_file: Optional[Path] = None  # read the token from this file instead (e.g. a mounted secret)
     influx_org: str = "driftline"
     influx_bucket: str = "driftline"
     window_seconds: float = Field(60.0, gt=0)
@@ -30,6 +39,17 @@ class Settings(BaseSettings):
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> "Settings":
+        if self.influx_token_file is not None:
+            try:
+                token = self.influx_token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"DRIFTLINE_INFLUX_TOKEN_FILE: cannot read {self.influx_token_file}: "
+                                 f"{exc.strerror}") from None
+            self.influx_token = SecretStr(token)
+        return self
 
     @field_validator("drift_statistics")
     @classmethod
@@ -47,7 +67,10 @@ class Settings(BaseSettings):
         log lines go through Python logging (driftline.kafka), where repeats are collapsed."""
         import logging
 
-        return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka")}
+        from streams.kafka_security import confluent_security
+
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka"),
+                **confluent_security(self)}
 
     @property
     def statistic_names(self) -> list[str]:
@@ -88,6 +111,7 @@ class Settings(BaseSettings):
 
     def safe_summary(self) -> dict[str, object]:
         """Settings fit for a log line: the token is never included."""
-        data = self.model_dump(exclude={"influx_token"})
+        data = self.model_dump(exclude={"influx_token", "kafka_sasl_password"})
         data["influx_token"] = "***" if self.influx_token.get_secret_value() else "(unset)"
+        data["kafka_sasl_password"] = "***" if self.kafka_sasl_password.get_secret_value() else "(unset)"
         return data

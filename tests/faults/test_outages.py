@@ -18,6 +18,18 @@ def _error_lines(log: str) -> int:
     return len(re.findall(r"\bERROR\b", log))
 
 
+def _first_write_after(log: str, back_at: float) -> float | None:
+    """Seconds from InfluxDB's return to the worker's first successful write."""
+    import datetime as dt
+
+    for line in log.splitlines():
+        if "succeeded after" in line:
+            stamp = dt.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if stamp >= back_at - 1:
+                return stamp - back_at
+    return None
+
+
 def _outage(fault_stack, tmp_path, run_id, name, component, seconds, *, pause, seed):
     traffic = Traffic(prefix=f"{name}-{run_id}", seed=seed, windows=8)
     # The default idle grace (5 s): after an outage producers need a moment to send what they held.
@@ -40,7 +52,10 @@ def _outage(fault_stack, tmp_path, run_id, name, component, seconds, *, pause, s
         outcome = read_back(fault_stack, traffic, timeout_s=180)
         caught_up_s = time.time() - back_at
         errors = _error_lines(worker.log()) - before
-        outcome.notes = f"all results {caught_up_s:.0f} s after its return; {errors} ERROR lines"
+        first = _first_write_after(worker.log(), back_at)
+        outcome.notes = (f"first write {first:.1f} s after its return, " if first is not None else "") + \
+            f"all results {caught_up_s:.0f} s after (backlog read); {errors} ERROR lines"
+        outcome.first_write_s = first
         return worker.proc.poll() is None, worker.log(), outcome, errors
     finally:
         workers.stop_all()
@@ -54,6 +69,7 @@ def test_influxdb_away_for_60_s_while_events_flow(fault_stack, tmp_path, run_id,
     assert not outcome.problems, outcome.problems[:10]
     assert alive, log[-3000:]
     assert errors <= 12, log[-3000:]  # one line per 10 s of outage, not one per attempt
+    assert outcome.first_write_s is not None and outcome.first_write_s <= 5.0, log[-3000:]
 
 
 def test_kafka_stopped_for_20_s_while_events_flow(fault_stack, tmp_path, run_id, fault_result):

@@ -159,6 +159,7 @@ class Outcome:
     duplicate_alerts: int
     problems: list[str]
     notes: str = ""
+    first_write_s: float | None = None
 
 
 def publish_profiles(stack, traffic: Traffic) -> None:

@@ -20,3 +20,11 @@ def test_a_storm_of_one_kind_becomes_one_line_per_interval_with_a_count():
     assert passed[1].endswith("(+499 like it in the last 10 s)")
     assert f.filter(_record("another kind of error"))
     assert f.filter(_record("Unable connect to node with id %s", 1, level=logging.INFO))
+
+
+def test_lines_that_say_different_things_are_different_kinds():
+    f = RepeatFilter(10.0, clock=lambda: 0.0)
+    assert f.filter(_record("rejected profile for model key %r: %s", "a", "NaN shares", name="driftline.profiles"))
+    assert f.filter(_record("rejected profile for model key %r: %s", "b", "NaN shares", name="driftline.profiles"))
+    assert f.filter(_record("rejected profile for model key %r: %s", "m1", "NaN shares", name="driftline.profiles"))
+    assert f.filter(_record("rejected profile for model key %r: %s", "m2", "NaN shares", name="driftline.profiles"))
