@@ -25,6 +25,11 @@
 #   DRIFTLINE_INFLUX_PASSWORD        driftline-password  (Influx wants >= 8 characters)
 #   DRIFTLINE_ENV_FILE               <repo>/.driftline.env
 #   DRIFTLINE_STACK_TIMEOUT          60  (seconds to wait for each service to become healthy)
+#   DRIFTLINE_KAFKA_SASL_SSL_PORT    (unset)  also open a SASL_SSL listener (PLAIN) on this port, with a
+#                                    test CA and broker key made by keytool in $DRIFTLINE_STACK_DIR/tls
+#                                    (clients trust tls/ca.pem)
+#   DRIFTLINE_STACK_SASL_USERNAME    driftline      the SASL user that listener accepts
+#   DRIFTLINE_STACK_SASL_PASSWORD    driftline-sasl-password
 #   DRIFTLINE_PYTHON                 <repo>/.venv/bin/python  (used for the Kafka metadata check)
 set -euo pipefail
 
@@ -44,6 +49,9 @@ INFLUX_PASSWORD="${DRIFTLINE_INFLUX_PASSWORD:-driftline-password}"
 ENV_FILE="${DRIFTLINE_ENV_FILE:-$REPO/.driftline.env}"
 TIMEOUT="${DRIFTLINE_STACK_TIMEOUT:-60}"
 PYTHON="${DRIFTLINE_PYTHON:-$REPO/.venv/bin/python}"
+SASL_SSL_PORT="${DRIFTLINE_KAFKA_SASL_SSL_PORT:-}"
+SASL_USERNAME="${DRIFTLINE_STACK_SASL_USERNAME:-driftline}"
+SASL_PASSWORD="${DRIFTLINE_STACK_SASL_PASSWORD:-driftline-sasl-password}"
 
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
@@ -234,8 +242,42 @@ render_kafka_config() {
   t="${t//@KAFKA_PORT@/"$KAFKA_PORT"}"
   t="${t//@CONTROLLER_PORT@/"$CONTROLLER_PORT"}"
   t="${t//@LOG_DIRS@/"$KAFKA_DATA"}"
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    make_tls
+    t="${t//$'\nlisteners=PLAINTEXT://127.0.0.1:'"$KAFKA_PORT"/$'\nlisteners=PLAINTEXT://127.0.0.1:'"$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT"}"
+    t="${t//$'\nadvertised.listeners=PLAINTEXT://127.0.0.1:'"$KAFKA_PORT"/$'\nadvertised.listeners=PLAINTEXT://127.0.0.1:'"$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT"}"
+    t="${t//CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT/CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL}"
+    t+=$'\n'"sasl.enabled.mechanisms=PLAIN"
+    t+=$'\n'"listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$SASL_USERNAME\" password=\"$SASL_PASSWORD\" user_$SASL_USERNAME=\"$SASL_PASSWORD\";"
+    t+=$'\n'"ssl.keystore.type=PKCS12"
+    t+=$'\n'"ssl.keystore.location=$STACK_DIR/tls/broker.p12"
+    t+=$'\n'"ssl.keystore.password=$TLS_STORE_PASSWORD"
+    t+=$'\n'"ssl.key.password=$TLS_STORE_PASSWORD"
+  fi
   printf '%s\n' "$t" > "$KAFKA_CONF"
   cp "$HERE/kafka/log4j2.properties" "$KAFKA_LOG4J"
+}
+
+TLS_STORE_PASSWORD="driftline-test-store"
+# A throwaway CA and a broker key signed by it (keytool, from the JDK), made once per stack dir.
+make_tls() {
+  local dir="$STACK_DIR/tls" kt=(keytool -storetype PKCS12 -storepass "$TLS_STORE_PASSWORD" -keypass "$TLS_STORE_PASSWORD")
+  [[ -f "$dir/broker.p12" && -f "$dir/ca.pem" ]] && return 0
+  command -v keytool >/dev/null || die "keytool not found (it comes with the JDK)"
+  log "making a test CA and broker key in $dir"
+  rm -rf "$dir"; mkdir -p "$dir"
+  {
+    "${kt[@]}" -genkeypair -alias ca -dname "CN=driftline test CA" -keystore "$dir/ca.p12" -keyalg RSA \
+      -keysize 2048 -validity 3650 -ext bc:c
+    "${kt[@]}" -exportcert -alias ca -keystore "$dir/ca.p12" -rfc -file "$dir/ca.pem"
+    "${kt[@]}" -genkeypair -alias broker -dname "CN=127.0.0.1" -keystore "$dir/broker.p12" -keyalg RSA \
+      -keysize 2048 -validity 3650 -ext "SAN=ip:127.0.0.1,dns:localhost"
+    "${kt[@]}" -certreq -alias broker -keystore "$dir/broker.p12" -file "$dir/broker.csr"
+    "${kt[@]}" -gencert -alias ca -keystore "$dir/ca.p12" -infile "$dir/broker.csr" -outfile "$dir/broker.pem" \
+      -rfc -validity 3650 -ext "SAN=ip:127.0.0.1,dns:localhost"
+    "${kt[@]}" -importcert -alias ca -file "$dir/ca.pem" -keystore "$dir/broker.p12" -noprompt
+    "${kt[@]}" -importcert -alias broker -file "$dir/broker.pem" -keystore "$dir/broker.p12" -noprompt
+  } >"$dir/keytool.log" 2>&1 || { show_log "$dir/keytool.log"; die "keytool failed"; }
 }
 
 kafka_java() {  # main-class args...  (foreground, for the storage tool)
@@ -396,7 +438,7 @@ cmd_up() {
   local pid need_kafka=0 need_influx=0
   if pid="$(component_pid kafka)"; then
     log "Kafka already running (pid $pid)"
-    grep -qxF "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT" "$KAFKA_CONF" \
+    grep -q "^listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT," "$KAFKA_CONF" \
       || die "the running Kafka uses other ports than $KAFKA_PORT/$CONTROLLER_PORT (see $KAFKA_CONF); run '$0 down' first"
   else need_kafka=1; fi
   if pid="$(component_pid influxd)"; then

@@ -21,11 +21,13 @@ _SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABL
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    admin = AdminClient(settings.kafka_client_config())
+    problems: list[KafkaError] = []  # what librdkafka saw on the way (a rejected login, a TLS failure)
+    admin = AdminClient({**settings.kafka_client_config(), "error_cb": problems.append})
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except Exception as exc:  # confluent raises KafkaException with a cryptic code
-        raise DriftlineError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+        admin.poll(0.5)  # serves error_cb: what went wrong on the way
+        raise DriftlineError(_unreachable(settings, problems, exc)) from exc
     # Oversized messages must reach the worker (and then the DLQ) instead of failing at the producer.
     big = {"max.message.bytes": str(MAX_TOPIC_MESSAGE_BYTES)}
     wanted = [
@@ -39,6 +41,17 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
     if missing:
         _create(admin, missing, timeout_s)
     wait_for_leaders(admin, [t.topic for t in wanted], timeout_s)
+
+
+def _unreachable(settings: Settings, problems: list[KafkaError], exc: Exception) -> str:
+    where = f"Kafka at {settings.bootstrap_servers} ({settings.kafka_security_protocol})"
+    for problem in problems:
+        if problem.code() == KafkaError._AUTHENTICATION:
+            return (f"{where} rejected the credentials of user {settings.kafka_sasl_username!r} "
+                    f"({settings.kafka_sasl_mechanism}): {problem.str()}")
+        if problem.code() == KafkaError._SSL:
+            return f"{where}: TLS failed: {problem.str()}"
+    return f"cannot reach {where}: {exc}"
 
 
 def _create(admin: AdminClient, missing: list[NewTopic], timeout_s: float) -> None:

@@ -18,7 +18,8 @@ from tests.stack_helpers import StackClient
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = {"DRIFTLINE_KAFKA_PORT": "29092", "DRIFTLINE_KAFKA_CONTROLLER_PORT": "29093",
-         "DRIFTLINE_INFLUX_PORT": "28086"}
+         "DRIFTLINE_INFLUX_PORT": "28086", "DRIFTLINE_KAFKA_SASL_SSL_PORT": "29094"}
+SASL = {"username": "driftline", "password": "driftline-sasl-password"}  # deploy/stack.sh's defaults
 
 _RESULTS: list[str] = []
 
