@@ -17,10 +17,13 @@ from detectors.errors import DetectorError
 from detectors.profile import CategoricalProfile, FeatureProfile, NumericProfile
 from detectors.psi import psi
 from detectors.stats.chi_square import chi_square_test, reference_counts
+from detectors.stats.registry import window_statistics
 from detectors.stats.sketch import BinCounts, GridHistogram
 from detectors.stats.summary import numeric_statistics
 
-_GRID_STATISTICS = ("ks", "ks_pvalue", "js", "wasserstein", "wasserstein_std")
+# The snapshot keys of the statistics read off the fine grid (as the registry declares them).
+_GRID_STATISTICS = tuple(key for spec in window_statistics().values() if spec.reference == "fine_grid"
+                         for key in spec.fields.values())
 
 
 def _shares(part: int, whole: int) -> float:

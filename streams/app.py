@@ -26,7 +26,8 @@ from faust.types import TP
 
 from streams.alerts import recent_alert_ids
 from schemas import DriftAlert
-from streams.findings import WindowFindings, drift_policy, statistic_name
+from detectors.stats.registry import statistic_of
+from streams.findings import WindowFindings, drift_policy
 from streams.online import OnlineWatch
 from streams.checkpoint import PartitionCheckpoint
 from schemas.columnar import EventColumns
@@ -310,7 +311,7 @@ class WindowRunner:
     @staticmethod
     def _log_closed(found: WindowFindings) -> None:
         window, snap = found.window, found.snapshot
-        drifting = sorted(f"{v.feature}:{statistic_name(v.metric)}={v.effect:.3f}"
+        drifting = sorted(f"{v.feature}:{statistic_of(v.metric)}={v.effect:.3f}"
                           for v in found.verdicts.values() if v.drifted)
         worst = max(((f, s["psi"]) for f, s in snap["features"].items() if s["psi"] == s["psi"]),
                     key=lambda fs: fs[1], default=None)

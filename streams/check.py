@@ -13,7 +13,8 @@ from detectors import build_profile
 from detectors.window import ModelWindow
 from streams.columns import float_column
 from streams.errors import DriftlineError
-from streams.findings import WindowFindings, drift_policy, statistic_name
+from detectors.stats.registry import statistic_of
+from streams.findings import WindowFindings, drift_policy
 from streams.reference_data import read_columns
 from streams.settings import Settings
 from streams.windowing import ClosedWindow
@@ -76,7 +77,7 @@ def _rows(window: str, found: WindowFindings) -> Iterator[CheckRow]:
                            alert.severity)
             continue
         metric = verdict.metric or "psi"
-        name = statistic_name(metric)
+        name = statistic_of(metric)
         value = verdict.effect if verdict.effect is not None else found.snapshot["features"][feature].get("psi")
         value = None if value is None or math.isnan(value) else float(value)
         threshold = found.policy.thresholds.get(metric, (found.settings.psi_threshold,))[0]

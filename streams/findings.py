@@ -7,23 +7,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from detectors.stats import DEFAULT_THRESHOLDS, DriftPolicy, FeatureVerdict
+from detectors.stats.registry import statistic_of, window_statistics
 from schemas import DriftAlert
 from streams.settings import Settings
 from streams.windowing import ClosedWindow
 
-# Statistic name (as in settings and alerts) -> its effect-size key and p-value key.
-STATISTICS = {
-    "psi": ("psi", None),
-    "ks": ("ks", "ks_pvalue"),
-    "js": ("js", None),
-    "wasserstein": ("wasserstein_std", None),
-    "chi2": (None, "chi2_pvalue"),
-}
-
-
-def statistic_name(effect_key: str) -> str:
-    """The registered name of the statistic an effect key belongs to ("wasserstein_std" -> "wasserstein")."""
-    return next((name for name, (key, _) in STATISTICS.items() if key == effect_key), effect_key)
+# Statistic name (as in settings and alerts) -> its spec: keys, thresholds, InfluxDB fields.
+STATISTICS = window_statistics()
 
 
 # The feature name alerts use for the prediction's own distribution.
@@ -33,8 +23,8 @@ PREDICTION = "prediction"
 def drift_policy(settings: Settings) -> DriftPolicy:
     """The policy over the configured statistics (DRIFTLINE_DRIFT_STATISTICS)."""
     names = settings.statistic_names
-    effects = {STATISTICS[n][0] for n in names} - {None}
-    pvalues = tuple(STATISTICS[n][1] for n in names if STATISTICS[n][1] is not None)
+    effects = {STATISTICS[n].effect_key for n in names} - {None}
+    pvalues = tuple(STATISTICS[n].pvalue_key for n in names if STATISTICS[n].pvalue_key is not None)
     thresholds = {k: v for k, v in DEFAULT_THRESHOLDS.items() if k in effects}
     thresholds["psi"] = (DEFAULT_THRESHOLDS["psi"][0], settings.psi_major_threshold)
     return DriftPolicy(alpha=settings.drift_alpha, thresholds=thresholds, pvalue_keys=pvalues)
@@ -67,7 +57,7 @@ class WindowFindings:
                 if verdict is None or not verdict.drifted or verdict.metric is None:
                     continue
                 minor, major = self.policy.thresholds[verdict.metric]
-                value, statistic, threshold = verdict.effect, statistic_name(verdict.metric), minor
+                value, statistic, threshold = verdict.effect, statistic_of(verdict.metric), minor
             out.append(DriftAlert.for_window(
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
                 feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))

@@ -40,14 +40,13 @@ from types import MappingProxyType
 
 from detectors.errors import DetectorError
 from detectors.stats.fdr import benjamini_hochberg
+from detectors.stats.registry import window_statistics
 
+# Declared with each statistic in the registry; keyed here by effect key, as the policy reads them.
 DEFAULT_THRESHOLDS: Mapping[str, tuple[float, float]] = MappingProxyType({
-    "psi": (0.1, 0.25),
-    "ks": (0.05, 0.2),
-    "js": (0.05, 0.2),
-    "wasserstein_std": (0.125, 0.5),
-})
-DEFAULT_PVALUE_KEYS: tuple[str, ...] = ("ks_pvalue", "chi2_pvalue")
+    spec.effect_key: spec.thresholds for spec in window_statistics().values() if spec.thresholds is not None})
+DEFAULT_PVALUE_KEYS: tuple[str, ...] = tuple(
+    spec.pvalue_key for spec in window_statistics().values() if spec.pvalue_key is not None)
 _LEVELS = {"none": 0, "minor": 1, "major": 2}
 
 

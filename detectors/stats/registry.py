@@ -9,12 +9,19 @@
 `mergeable` whether merge() exists (sequential online detectors have none), and `function` names
 the pure function that computes the same values from a window state, for callers that keep one
 GridHistogram / BinCounts per feature and read several statistics off it.
+
+A window statistic (`window`, one a drift verdict can use) also declares, here and nowhere else,
+what the worker does with it: `effect_key` and `pvalue_key` (its keys in a feature's window
+snapshot, read by the verdict policy), `thresholds` (minor, major) of its effect, and `fields`
+(InfluxDB field -> snapshot key) of the `feature_drift` measurement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from detectors.psi import psi
@@ -48,6 +55,15 @@ class StatisticSpec:
     mergeable: bool
     summary: str
     function: Callable[..., Any] | None = None
+    window: bool = False  # computed for every window, selectable in DRIFTLINE_DRIFT_STATISTICS
+    effect_key: str | None = None
+    pvalue_key: str | None = None
+    thresholds: tuple[float, float] | None = None  # (minor, major) of the effect; see policy.py for why
+    fields: Mapping[str, str] = field(default_factory=dict)  # InfluxDB field -> snapshot key
+
+
+def _fields(**names: str) -> Mapping[str, str]:
+    return MappingProxyType(names)
 
 
 def build_registry() -> dict[str, StatisticSpec]:
@@ -58,16 +74,22 @@ def build_registry() -> dict[str, StatisticSpec]:
     """
     specs = [
         StatisticSpec("psi", PSI, "numeric_or_categorical", "profile", True,
-                      "Population Stability Index over the profile's bins (epsilon-smoothed)", psi),
+                      "Population Stability Index over the profile's bins (epsilon-smoothed)", psi,
+                      window=True, effect_key="psi", thresholds=(0.1, 0.25), fields=_fields(psi="psi")),
         StatisticSpec("ks", KolmogorovSmirnov, "numeric", "fine_grid", True,
-                      "two-sample Kolmogorov-Smirnov on the fine grid, p-value and error bound", grid_ks),
+                      "two-sample Kolmogorov-Smirnov on the fine grid, p-value and error bound", grid_ks,
+                      window=True, effect_key="ks", pvalue_key="ks_pvalue", thresholds=(0.05, 0.2),
+                      fields=_fields(ks="ks", ks_p="ks_pvalue")),
         StatisticSpec("chi2", ChiSquare, "categorical", "categorical_profile", True,
-                      "chi-square of category counts vs the reference (two-sample by default)", chi_square_test),
+                      "chi-square of category counts vs the reference (two-sample by default)", chi_square_test,
+                      window=True, pvalue_key="chi2_pvalue", fields=_fields(chi2="chi2", chi2_p="chi2_pvalue")),
         StatisticSpec("js", JensenShannon, "numeric", "fine_grid", True,
-                      "Jensen-Shannon distance on coarse bins of the fine grid", grid_js),
+                      "Jensen-Shannon distance on coarse bins of the fine grid", grid_js,
+                      window=True, effect_key="js", thresholds=(0.05, 0.2), fields=_fields(js="js")),
         StatisticSpec("wasserstein", Wasserstein, "numeric", "fine_grid", True,
                       "Wasserstein-1 on the fine grid, in data units and reference std, with bound",
-                      grid_wasserstein),
+                      grid_wasserstein, window=True, effect_key="wasserstein_std", thresholds=(0.125, 0.5),
+                      fields=_fields(wasserstein="wasserstein", wasserstein_std="wasserstein_std")),
         StatisticSpec("adwin", ADWIN, "scalar_stream", None, False, "river ADWIN with a refractory rule"),
         StatisticSpec("page_hinkley", PageHinkley, "scalar_stream", None, False,
                       "river Page-Hinkley with a refractory rule"),
@@ -80,3 +102,20 @@ def build_registry() -> dict[str, StatisticSpec]:
                       "RMSE, MSE, MAE, R^2 and bias from exact sums"),
     ]
     return {spec.name: spec for spec in specs}
+
+
+@cache
+def window_statistics() -> Mapping[str, StatisticSpec]:
+    """The statistics every window computes per feature, by name (the registry's `window` ones).
+
+    >>> list(window_statistics())
+    ['psi', 'ks', 'chi2', 'js', 'wasserstein']
+    >>> window_statistics()["wasserstein"].effect_key
+    'wasserstein_std'
+    """
+    return MappingProxyType({name: spec for name, spec in build_registry().items() if spec.window})
+
+
+def statistic_of(effect_key: str) -> str:
+    """The registered name of the statistic an effect key belongs to ("wasserstein_std" -> "wasserstein")."""
+    return next((n for n, spec in window_statistics().items() if spec.effect_key == effect_key), effect_key)

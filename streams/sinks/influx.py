@@ -14,6 +14,7 @@ import time
 from influxdb_client import InfluxDBClient, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from detectors.stats.registry import window_statistics
 from streams.settings import Settings
 from streams.findings import WindowFindings
 from streams.windowing import ClosedWindow
@@ -33,10 +34,10 @@ def _short(exc: Exception) -> str:
 # InfluxDB drops empty tag values; events without a version are tagged with this instead.
 NO_VERSION_TAG = "unversioned"
 
-# feature_drift field -> key in the feature's snapshot
-_DRIFT_FIELDS = {"psi": "psi", "missing_share": "missing_share", "ks": "ks", "ks_p": "ks_pvalue", "js": "js",
-                 "wasserstein": "wasserstein", "wasserstein_std": "wasserstein_std", "chi2": "chi2",
-                 "chi2_p": "chi2_pvalue"}
+# feature_drift field -> key in the feature's snapshot: each statistic's fields, as the registry
+# declares them, and the feature's missing share.
+_DRIFT_FIELDS = {"missing_share": "missing_share",
+                 **{f: key for spec in window_statistics().values() for f, key in spec.fields.items()}}
 _QUALITY_FIELDS = ("missing_share", "out_of_range_share", "unseen_share")
 
 

@@ -18,6 +18,13 @@ def _error_lines(log: str) -> int:
     return len(re.findall(r"\bERROR\b", log))
 
 
+def _rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _first_write_after(log: str, back_at: float) -> float | None:
     """Seconds from InfluxDB's return to the worker's first successful write."""
     import datetime as dt
@@ -53,8 +60,9 @@ def _outage(fault_stack, tmp_path, run_id, name, component, seconds, *, pause, s
         caught_up_s = time.time() - back_at
         errors = _error_lines(worker.log()) - before
         first = _first_write_after(worker.log(), back_at)
+        rss = _rss_mb(worker.proc.pid)
         outcome.notes = (f"first write {first:.1f} s after its return, " if first is not None else "") + \
-            f"all results {caught_up_s:.0f} s after (backlog read); {errors} ERROR lines"
+            f"all results {caught_up_s:.0f} s after (backlog read); {errors} ERROR lines; RSS {rss:.0f} MB"
         outcome.first_write_s = first
         return worker.proc.poll() is None, worker.log(), outcome, errors
     finally:

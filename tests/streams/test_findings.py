@@ -58,3 +58,27 @@ def test_configurable_statistics_are_registered_statistics():
     from streams.findings import STATISTICS
 
     assert set(STATISTICS) <= set(build_registry())
+
+
+def test_every_feature_drift_field_is_declared_by_a_registered_statistic():
+    """The registry is the one place a statistic's keys, thresholds and InfluxDB fields live."""
+    import numpy as np
+
+    from detectors import build_profile
+    from detectors.stats import DEFAULT_THRESHOLDS
+    from detectors.stats.registry import window_statistics
+    from detectors.window import ModelWindow
+    from streams.sinks.influx import window_points
+
+    rng = np.random.default_rng(1)
+    state = ModelWindow(build_profile({"x": list(rng.normal(size=2000)), "c": list(rng.choice(["a", "b"], 2000))}))
+    state.update({"x": rng.normal(size=500), "c": [str(v) for v in rng.choice(["a", "b"], 500)]}, latencies_ms=np.ones(500),
+                 events=500)
+    settings = Settings(_env_file=None)
+    found = WindowFindings(ClosedWindow("m", "1", 0, 60_000, state, 0, "watermark"), settings, drift_policy(settings))
+    lines = [p.to_line_protocol() for p in window_points(found)]
+    written = {pair.split("=")[0] for line in lines if line.startswith("feature_drift,")
+               for pair in line.split(" ")[1].split(",")}
+    declared = {f for spec in window_statistics().values() for f in spec.fields}
+    assert written - {"missing_share", "drift", "severity"} == declared, lines
+    assert dict(DEFAULT_THRESHOLDS) == {s.effect_key: s.thresholds for s in window_statistics().values() if s.thresholds}
