@@ -83,6 +83,20 @@ class NumericWindowState:
         merged._out_of_range = self._out_of_range + other._out_of_range
         return merged
 
+    def to_state(self) -> dict:
+        """Plain data that `from_state` restores exactly (to merge windows of other partitions)."""
+        return {"sketch": self._bins.to_state(), "type_errors": self._type_errors, "out_of_range": self._out_of_range}
+
+    @classmethod
+    def from_state(cls, state: dict, profile: NumericProfile) -> "NumericWindowState":
+        restored = cls(profile)
+        sketch = state["sketch"]
+        restored._bins = (BinCounts.from_state(sketch, profile) if profile.grid is None
+                          else GridHistogram.from_state(sketch, profile.grid))
+        restored._type_errors = _count(state, "type_errors")
+        restored._out_of_range = _count(state, "out_of_range")
+        return restored
+
     def snapshot(self) -> dict[str, float | int | list[int]]:
         counts = self.bin_counts
         present = int(counts.sum())
@@ -137,6 +151,15 @@ class CategoricalWindowState:
         merged._bins = self._bins.merge(other._bins)
         return merged
 
+    def to_state(self) -> dict:
+        return {"sketch": self._bins.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict, profile: CategoricalProfile) -> "CategoricalWindowState":
+        restored = cls(profile)
+        restored._bins = BinCounts.from_state(state["sketch"], profile)
+        return restored
+
     def snapshot(self) -> dict[str, float | int | list[int]]:
         counts = self._bins.counts
         total = self.count
@@ -151,6 +174,19 @@ class CategoricalWindowState:
             "type_errors": self._bins.type_errors,
             "bin_counts": counts.tolist(),
         }
+
+
+def _count(state: dict, key: str) -> int:
+    value = state[key]
+    if value.__class__ is not int or value < 0:
+        raise DetectorError(f"window state {key} must be a non-negative integer")
+    return value
+
+
+def window_state_from(state: dict, profile: FeatureProfile) -> NumericWindowState | CategoricalWindowState:
+    if isinstance(profile, NumericProfile):
+        return NumericWindowState.from_state(state, profile)
+    return CategoricalWindowState.from_state(state, profile)
 
 
 def new_window_state(profile: FeatureProfile) -> NumericWindowState | CategoricalWindowState:

@@ -46,6 +46,16 @@ class LatencyState:
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0] if self._chunks else np.empty(0)
 
+    def to_state(self) -> dict:
+        """The latencies themselves: merging keeps the percentiles exact (8 bytes per event)."""
+        return {"latencies_ms": self.values().tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "LatencyState":
+        restored = cls()
+        restored.update(np.asarray(state["latencies_ms"], dtype=np.float64))
+        return restored
+
     def snapshot(self) -> dict[str, float]:
         """Plain floats; empty when the window had no latency at all."""
         values = self.values()

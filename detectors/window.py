@@ -10,9 +10,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from detectors.feature_state import CategoricalWindowState, NumericWindowState, new_window_state
+from detectors.errors import DetectorError
+from detectors.feature_state import CategoricalWindowState, NumericWindowState, new_window_state, window_state_from
 from detectors.latency import LatencyState
 from detectors.profile import ReferenceProfile
+
+STATE_FORMAT_VERSION = 1
 
 
 class ModelWindow:
@@ -99,6 +102,39 @@ class ModelWindow:
         if self._prediction is not None:
             merged._prediction = self._prediction.merge(other._prediction)
         return merged
+
+    def to_state(self) -> dict:
+        """The window's whole state as plain data (JSON-able): what a partition hands to the merge
+        of a window whose events were spread over partitions. `from_state` with the same profile
+        restores it exactly; merged restored states give the statistics of one state holding all
+        the events (tests/detectors/test_window_state.py)."""
+        return {"format_version": STATE_FORMAT_VERSION, "count": self._count, "late_count": self._late,
+                "latency": self._latency.to_state(),
+                "features": {name: state.to_state() for name, state in self._features.items()},
+                "prediction": None if self._prediction is None else self._prediction.to_state()}
+
+    @classmethod
+    def from_state(cls, state: Mapping, profile: ReferenceProfile | None) -> "ModelWindow":
+        if not isinstance(state, Mapping) or state.get("format_version") != STATE_FORMAT_VERSION:
+            raise DetectorError("unsupported or malformed model window state")
+        restored = cls(profile)
+        try:
+            if set(state["features"]) != set(restored._features):
+                raise DetectorError("model window state has other features than its profile")
+            restored._count = int(state["count"])
+            restored._late = int(state["late_count"])
+            restored._latency = LatencyState.from_state(state["latency"])
+            restored._features = {name: window_state_from(state["features"][name], s.profile)
+                                  for name, s in restored._features.items()}
+            if restored._prediction is not None:
+                if state["prediction"] is None:
+                    raise DetectorError("model window state lacks the prediction its profile watches")
+                restored._prediction = window_state_from(state["prediction"], restored._prediction.profile)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DetectorError):
+                raise
+            raise DetectorError(f"malformed model window state: {exc!r}") from exc
+        return restored
 
     def snapshot(self) -> dict:
         return {
