@@ -29,6 +29,7 @@ from schemas import DriftAlert
 from detectors.stats.registry import statistic_of
 from streams.findings import WindowFindings, drift_policy
 from streams.online import OnlineWatch
+from streams.partition import PartitionProcessor, Received, Start
 from streams.checkpoint import PartitionCheckpoint
 from schemas.columnar import EventColumns
 from streams.decoding import Decoded, decode_message
@@ -46,6 +47,7 @@ from streams.windowing import ClosedWindow, PartitionWindows
 
 log = logging.getLogger("driftline.worker")
 
+SEEK_RETRY_S = 3.0  # a seek back whose replay has not begun by then is made again
 ONLINE_GROUP = 64  # one-event messages are fed to ADWIN in groups of this many (or at each tick)
 
 
@@ -68,16 +70,13 @@ class WindowRunner:
         self.sink = sink
         self.alerts_topic = alerts_topic
         self.dlq_topic = dlq_topic
-        self.partitions: dict[int, PartitionWindows] = {}
-        self.held: dict[tuple[int, tuple], object] = {}  # (partition, window key) -> faust Event
-        self.refs: dict[tuple[int, int], int] = {}  # (partition, offset) -> open windows holding it
+        self.processors: dict[int, PartitionProcessor] = {}  # the delivery logic, per partition
+        self.seeks: dict[int, tuple[int, float]] = {}  # partition -> (offset sought, when): until the replay begins
+        self.held: dict[tuple[int, int], object] = {}  # (partition, offset) -> faust Event held un-acked
         # One close at a time per partition: a checkpoint must never cover a close still being written.
         self.close_locks: dict[int, asyncio.Lock] = {}
         # Bumped when a partition is revoked: messages read ahead before that are not applied.
         self.epochs: dict[int, int] = {}
-        # Partitions sought back to their checkpoint's base: partition -> offset first seen. What
-        # arrives past it was fetched before the seek and comes again after it.
-        self.seeking: dict[int, int] = {}
         self.stream = None
         self.seek = None  # async (partition, offset): the adapter's consumer seek
         self.end_offsets = None  # EndOffsets: the broker's view of where partitions end
@@ -86,33 +85,33 @@ class WindowRunner:
     def _checkpoint_key(self, partition: int) -> bytes:
         return f"{self.settings.predictions_topic}:{partition}".encode()
 
-    async def windows_for(self, partition: int, offset: int) -> PartitionWindows:
-        """The partition's windows at its first message since assignment. The checkpoint, not the
-        committed offset, says where the partition resumes: a consumer that starts past the
-        checkpoint's replay base is sought back to it (and says so), one that starts before it
-        skips what was accounted for; a partition without a checkpoint gets one at once."""
+    @property
+    def partitions(self) -> dict[int, PartitionWindows]:
+        return {p: proc.windows for p, proc in self.processors.items()}
+
+    async def processor_for(self, partition: int, offset: int) -> tuple[PartitionProcessor, Start]:
+        """The partition's processor at its first message since assignment (see partition.py)."""
         log.info("partition %d: first message at offset %d", partition, offset)
         s = self.settings
-        pw = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
         epoch = self.epochs.get(partition, 0)
         saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._checkpoint_key(partition))
-        if saved is None:
-            pw.skip_before_offset = offset
-            await self._save_checkpoint(partition, epoch, PartitionCheckpoint(offset, None, 0))
+        windows = PartitionWindows(s.window_ms, s.lateness_ms, s.idle_grace_ms, self.profiles.get)
+        processor, start = PartitionProcessor.start(
+            partition, windows, offset, None if saved is None else PartitionCheckpoint.from_bytes(saved))
+        if start.save is not None:
+            await self._save_checkpoint(partition, epoch, start.save)
             log.info("partition %d starts at offset %d (no checkpoint yet; one saved)", partition, offset)
-        else:
-            checkpoint = PartitionCheckpoint.from_bytes(saved)
-            pw.resume(checkpoint)
+        if start.resumed is not None:
             log.info("partition %d resumes from checkpoint at offset %d (%d saved closes)", partition,
-                     checkpoint.base_offset, len(checkpoint.transitions))
-            if checkpoint.base_offset < offset:
-                log.warning("partition %d: the consumer started at offset %d, past the checkpoint's replay base "
-                            "%d: seeking back to %d (%d messages read again)", partition, offset,
-                            checkpoint.base_offset, checkpoint.base_offset, offset - checkpoint.base_offset)
-                self.seeking[partition] = offset
-                await self.seek(partition, checkpoint.base_offset)
-        self.partitions[partition] = pw
-        return pw
+                     start.resumed.base_offset, len(start.resumed.transitions))
+        if start.seek_to is not None:
+            log.warning("partition %d: the consumer started at offset %d, past the checkpoint's replay base "
+                        "%d: seeking back to %d (%d messages read again)", partition, offset, start.seek_to,
+                        start.seek_to, offset - start.seek_to)
+            await self.seek(partition, start.seek_to)
+            self.seeks[partition] = (start.seek_to, time.monotonic())
+        self.processors[partition] = processor
+        return processor, start
 
     async def _save_checkpoint(self, partition: int, epoch: int, checkpoint: PartitionCheckpoint) -> None:
         """Saved and delivered before anything it covers is acknowledged. Not by a worker that has
@@ -130,60 +129,46 @@ class WindowRunner:
         read ahead already carries our reference (`owns_ref`), released here unless held.
         """
         message = event.message
-        if self.epochs.get(message.partition, 0) != epoch:
+        partition = message.partition
+        if self.epochs.get(partition, 0) != epoch:
             return  # its partition was revoked meanwhile: the new owner replays it (never committed)
-        pw = self.partitions.get(message.partition)
-        sought = False
-        if pw is None:
-            pw = await self.windows_for(message.partition, message.offset)
-            sought = message.partition in self.seeking  # this message comes again after the seek
-        if sought or self._before_seek(message.partition, message.offset, pw):
-            if owns_ref:  # read before the seek: it comes again after it
-                await self.stream.ack(event)
-            return
-        if message.offset < pw.skip_before_offset:  # fully accounted before a crash
-            pw.next_offset = max(pw.next_offset, message.offset + 1)
-            if owns_ref:
-                await self.stream.ack(event)
-            return
-        for reject in decoded.rejects:
-            await self._dead_letter(event, reject.value, reject.reason)
+        processor = self.processors.get(partition)
+        if processor is None:
+            processor, start = await self.processor_for(partition, message.offset)
+            if start.seek_to is not None:  # read before the seek: it comes again after it
+                if owns_ref:
+                    await self.stream.ack(event)
+                return
         valid = decoded.valid
         try:
-            opened, dropped = pw.add(valid, offset=message.offset, wall_ms=time.time() * 1000)
-            if self.settings.adwin_delta > 0 and len(valid):
-                await self._observe(message.partition, valid)
+            received = processor.receive(message.offset, valid, time.time() * 1000)
+            if received.applied and self.settings.adwin_delta > 0 and len(valid):
+                await self._observe(partition, valid)
         except Exception as exc:  # one message the windows cannot take: to the DLQ, and go on
             log.error("partition %d offset %d: cannot apply the message (%s: %s); sent to the DLQ",
-                      message.partition, message.offset, type(exc).__name__, exc)
+                      partition, message.offset, type(exc).__name__, exc)
             await self._dead_letter(event, message.value or b"", f"unprocessable: {type(exc).__name__}: {exc}")
-            opened, dropped = set(), []
-        if dropped:
-            await self._release(message.partition, dropped)
-        if opened:
-            self.refs[(message.partition, message.offset)] = len(opened)
-            for key in opened:
-                self.held[(message.partition, key)] = event
+            received = Received(applied=True)
+        if received.replay_begins:
+            self.seeks.pop(partition, None)
+            log.info("partition %d: replay from offset %d begins (%d messages read before the seek dropped)",
+                     partition, message.offset, received.replay_begins - 1)
+        if received.lost is not None:
+            log.error("partition %d: the checkpoint's replay base %d is no longer in Kafka (retention?); resuming "
+                      "at %d: events of offsets %d-%d are lost", partition, received.lost[0], message.offset,
+                      *received.lost)
+        if received.applied:
+            for reject in decoded.rejects:
+                await self._dead_letter(event, reject.value, reject.reason)
+        await self._ack(partition, received.releasable)
+        if received.hold:
+            self.held[(partition, message.offset)] = event
             if not owns_ref:
                 message.incref()
         elif owns_ref:
             await self.stream.ack(event)
-        if pw.due_by_watermark():  # idle closes are the timer's (this partition just had an event)
-            await self.close_due(message.partition, pw)
-
-    def _before_seek(self, partition: int, offset: int, pw: PartitionWindows) -> bool:
-        """Whether a message was fetched before its partition was sought back (and so is dropped)."""
-        seen = self.seeking.get(partition)
-        if seen is None:
-            return False
-        if offset > seen:
-            return True
-        del self.seeking[partition]
-        if offset > pw.skip_before_offset:
-            log.error("partition %d: the checkpoint's replay base %d is no longer in Kafka (retention?); "
-                      "resuming at %d: events of offsets %d-%d are lost", partition, pw.skip_before_offset,
-                      offset, pw.skip_before_offset, offset - 1)
-        return False
+        if received.applied and processor.windows.due_by_watermark():  # idle closes are the timer's
+            await self.close_due(partition, processor.windows)
 
     async def _dead_letter(self, event, value: bytes, reason: str) -> None:
         message = event.message
@@ -251,25 +236,35 @@ class WindowRunner:
             self._log_closed(found)
         # Delivered before the acks and before the next close: a restart resumes from it.
         await self._save_checkpoint(partition, epoch, pw.checkpoint())
-        await self._release(partition, [(w.model_id, w.model_version, w.start_ms) for w in closed])
+        processor = self.processors.get(partition)
+        if processor is not None and self.epochs.get(partition, 0) == epoch:
+            await self._ack(partition, processor.closed(closed))
 
-    async def _release(self, partition: int, keys: Iterable[tuple]) -> None:
-        for key in keys:
-            event = self.held.pop((partition, key), None)
-            if event is None:
-                continue
-            ref = (partition, event.message.offset)
-            self.refs[ref] -= 1
-            if self.refs[ref] == 0:
-                del self.refs[ref]
+    async def _ack(self, partition: int, offsets: Iterable[int]) -> None:
+        for offset in offsets:
+            event = self.held.pop((partition, offset), None)
+            if event is not None:
                 await self.stream.ack(event)
 
     async def tick(self) -> None:
         self._look_at_ends()
+        await self._check_seeks()
         for partition in [p for p, waiting in self.online_waiting.items() if waiting]:
             await self._flush_online(partition)
         for partition, pw in list(self.partitions.items()):
             await self.close_due(partition, pw)
+
+    async def _check_seeks(self) -> None:
+        """A seek back that has not taken effect after SEEK_RETRY_S is asked for again: seldom, a
+        seek made while faust's own rebalance handling repositions the consumer is lost, and the
+        partition would wait for its replay for ever."""
+        now = time.monotonic()
+        for partition, (offset, asked_at) in list(self.seeks.items()):
+            if now - asked_at >= SEEK_RETRY_S and partition in self.processors:
+                log.warning("partition %d: the seek back to offset %d has not taken effect after %.0f s; seeking again",
+                            partition, offset, now - asked_at)
+                await self.seek(partition, offset)
+                self.seeks[partition] = (offset, now)
 
     def _look_at_ends(self) -> None:
         """Confirm, from the broker, which partitions have nothing left to read (see idleness in
@@ -301,12 +296,11 @@ class WindowRunner:
         gone = set(partitions)
         for p in gone:
             self.epochs[p] = self.epochs.get(p, 0) + 1
-            self.partitions.pop(p, None)
-            self.seeking.pop(p, None)
+            self.processors.pop(p, None)
+            self.seeks.pop(p, None)
             self.watches.pop(p, None)
             self.online_waiting.pop(p, None)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
-        self.refs = {k: v for k, v in self.refs.items() if k[0] not in gone}
 
     @staticmethod
     def _log_closed(found: WindowFindings) -> None:
