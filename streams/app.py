@@ -345,7 +345,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     app.driftline_runner = runner
 
     async def seek(partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(settings.predictions_topic, partition), offset)
+        # seek_wait runs in the consumer's own thread and waits for the new position; faust's
+        # seek() calls aiokafka from this thread, racing its fetcher (a seek was seen lost).
+        await app.consumer.seek_wait({TP(settings.predictions_topic, partition): offset})
 
     runner.seek = seek
 
