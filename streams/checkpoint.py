@@ -16,6 +16,7 @@ Replaying with these decisions gives exactly the windows of an uninterrupted run
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 
@@ -48,3 +49,48 @@ class PartitionCheckpoint:
             raise ValueError(f"unknown checkpoint version {data.get('version')!r}")
         return cls(int(data["base_offset"]), data["base_watermark_ms"], int(data["base_closed_until_ms"]),
                    [Transition(int(o), int(c), w) for o, c, w in data["transitions"]])
+
+
+class CheckpointStore(Protocol):
+    """Where checkpoints live: the compacted checkpoints topic (`KafkaCheckpoints`), or a dict in tests."""
+
+    async def load(self, partition: int) -> PartitionCheckpoint | None: ...
+
+    async def save(self, partition: int, checkpoint: PartitionCheckpoint) -> None:
+        """Returns once the checkpoint is delivered."""
+
+
+class KafkaCheckpoints:
+    def __init__(self, settings, topic) -> None:
+        self._settings = settings
+        self._topic = topic  # a faust topic on settings.checkpoints_topic
+
+    def _key(self, partition: int) -> bytes:
+        return f"{self._settings.predictions_topic}:{partition}".encode()
+
+    async def load(self, partition: int) -> PartitionCheckpoint | None:
+        import asyncio
+
+        from streams.topics import read_compacted
+
+        s = self._settings
+        saved = (await asyncio.to_thread(read_compacted, s, s.checkpoints_topic)).get(self._key(partition))
+        return None if saved is None else PartitionCheckpoint.from_bytes(saved)
+
+    async def save(self, partition: int, checkpoint: PartitionCheckpoint) -> None:
+        delivery = await self._topic.send(key=self._key(partition), value=checkpoint.to_bytes())
+        await delivery
+
+
+class MemoryCheckpoints:
+    """A store that keeps what a compacted topic would: the latest checkpoint per partition."""
+
+    def __init__(self) -> None:
+        self.saved: dict[int, bytes] = {}
+
+    async def load(self, partition: int) -> PartitionCheckpoint | None:
+        raw = self.saved.get(partition)
+        return None if raw is None else PartitionCheckpoint.from_bytes(raw)
+
+    async def save(self, partition: int, checkpoint: PartitionCheckpoint) -> None:
+        self.saved[partition] = checkpoint.to_bytes()

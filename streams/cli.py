@@ -61,9 +61,9 @@ def worker(
         profiles.start()
         sink = InfluxSink(settings)
         sink.check()
+        faust_app = build_app(settings, profiles, sink)
     except DriftlineError as exc:
         _fail(exc)
-    faust_app = build_app(settings, profiles, sink)
     faust.Worker(faust_app, loglevel=log_level, quiet=True).execute_from_commandline()
 
 

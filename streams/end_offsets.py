@@ -22,11 +22,11 @@ class EndOffsets:
         self._consumer = Consumer({**settings.kafka_client_config(), "group.id": f"driftline-ends-{uuid.uuid4()}",
                                    "enable.auto.commit": False, "log_level": 3})
 
-    def read(self, partitions: list[int]) -> dict[int, int]:
-        """partition -> end offset (the offset the next message will get). Raises when the broker
-        does not answer in time: then nothing is confirmed."""
-        return {p: self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=self._timeout_s,
-                                                        cached=False)[1] for p in partitions}
+    def read(self, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """partition -> (low, end): the first offset still in Kafka and the offset the next message
+        will get. Raises when the broker does not answer in time: then nothing is confirmed."""
+        return {p: tuple(self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=self._timeout_s,
+                                                              cached=False)) for p in partitions}
 
     def close(self) -> None:
         self._consumer.close()

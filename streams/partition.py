@@ -11,6 +11,11 @@ Rules:
   consumer that starts past its replay base is sought back to it; what arrives before the seek
   takes effect is dropped (it comes again). One that starts before it skips what is accounted for.
   A partition without a checkpoint gets one before anything else.
+- A partition that delivers no message at all (empty, or read to its end before a restart) is
+  started from its end offsets instead (`start_quiet`), so it reports progress and closes its
+  windows by idleness like any other.
+- A message at or below the last applied offset is a second delivery (messages fetched before
+  a seek took effect): dropped.
 - A message that opens a window is held (not acknowledged) until every window it opened is
   written; the others may be acknowledged at once.
 """
@@ -32,6 +37,7 @@ class Start:
     seek_to: int | None = None  # the consumer started past the replay base: seek back to it (the
     # first message, read before the seek, is then not applied: it comes again after it)
     resumed: PartitionCheckpoint | None = None  # the checkpoint the partition resumes from
+    lost: tuple[int, int] | None = None  # offsets no longer in Kafka (retention), first and last
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class PartitionProcessor:
     partition: int
     windows: PartitionWindows
     seeking_from: int | None = None  # offset first seen when a seek back was asked for
+    seek_exact: bool = False  # only a message at `seeking_from` itself begins the replay
     _dropped: int = 0
     _held_by: dict[WindowKey, int] = field(default_factory=dict)  # open window -> offset it holds
     _refs: dict[int, int] = field(default_factory=dict)  # held offset -> open windows holding it
@@ -58,12 +65,45 @@ class PartitionProcessor:
         processor = cls(partition, windows)
         if saved is None:
             windows.skip_before_offset = first_offset
+            windows.last_offset = first_offset - 1
             return processor, Start(save=PartitionCheckpoint(first_offset, None, 0))
         windows.resume(saved)
         if saved.base_offset < first_offset:
             processor.seeking_from = first_offset
             return processor, Start(seek_to=saved.base_offset, resumed=saved)
         return processor, Start(resumed=saved)
+
+    @classmethod
+    def start_quiet(cls, partition: int, windows: PartitionWindows, low: int, end: int,
+                    saved: PartitionCheckpoint | None) -> tuple["PartitionProcessor", Start] | None:
+        """Start a partition that has delivered nothing since it was assigned, from the broker's
+        `low` and `end` offsets; None when that cannot be done safely (wait for its messages).
+
+        Safe cases: a checkpoint whose base is the end (everything is accounted for); a checkpoint
+        behind the end (windows were open when the last owner stopped and the consumer resumes
+        past them): seek back to the base, dropping whatever comes before it; no checkpoint and
+        an empty partition.
+        """
+        if saved is None:
+            if low != end:
+                return None  # messages of no checkpoint's: they arrive and start it the usual way
+            processor, start = cls.start(partition, windows, end, None)
+            windows.next_offset = end
+            return processor, start
+        if saved.base_offset >= end:
+            processor, start = cls.start(partition, windows, end, saved)
+            windows.next_offset = end
+            return processor, start
+        processor = cls(partition, windows)
+        windows.resume(saved)
+        target = max(saved.base_offset, low)
+        # Messages fetched before the seek have offsets up to `end`: all dropped until `target`,
+        # the seek's first, arrives (or a straggler at it: its second delivery is then dropped).
+        processor.seeking_from, processor.seek_exact = target, True
+        if target > saved.base_offset:
+            windows.skip_before_offset = target
+        lost = (saved.base_offset, target - 1) if target > saved.base_offset else None
+        return processor, Start(seek_to=target, resumed=saved, lost=lost)
 
     @property
     def held(self) -> frozenset[int]:
@@ -74,16 +114,17 @@ class PartitionProcessor:
         then holds nothing (the adapter sends it to the DLQ)."""
         lost, begins = None, 0
         if self.seeking_from is not None:
-            if offset > self.seeking_from:  # fetched before the seek took effect: it comes again
+            if offset > self.seeking_from or (self.seek_exact and offset < self.seeking_from):
+                # fetched before the seek took effect: it comes again (or was accounted for)
                 self._dropped += 1
                 return Received(applied=False)
             self.seeking_from = None
             begins = self._dropped + 1
             if offset > self.windows.skip_before_offset:
                 lost = (self.windows.skip_before_offset, offset - 1)
-        if offset < self.windows.skip_before_offset:
+        if offset < self.windows.skip_before_offset or offset <= self.windows.last_offset:
             self.windows.next_offset = max(self.windows.next_offset, offset + 1)
-            return Received(applied=False)
+            return Received(applied=False, replay_begins=begins)
         opened, dropped = self.windows.add(events, offset=offset, wall_ms=wall_ms)
         releasable = self._release(dropped)
         if opened:

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     drift_alpha: float = Field(0.05, gt=0, lt=1)
     adwin_delta: float = Field(0.002, ge=0, lt=1)  # 0 switches the per-event ADWIN watch off
     topic_prefix: str = Field("driftline", min_length=1)
-    topic_partitions: int = Field(4, ge=1)
+    topic_partitions: int = Field(4, ge=1)  # of the predictions topic, when driftline creates it
+    partials_partitions: int = Field(4, ge=1)  # of the internal partials topic and its merge table
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     def checkpoints_topic(self) -> str:
         """Internal: per-partition window checkpoints of this worker group (see checkpoint.py)."""
         return f"{self.app_id}.checkpoints"
+
+    @property
+    def partials_topic(self) -> str:
+        """Internal: closed windows of each predictions partition, for the merge stage (merger.py)."""
+        return f"{self.app_id}.partials"
+
+    @property
+    def merge_changelog_topic(self) -> str:
+        """Internal: the changelog of the merge stage's faust Table (its state across restarts)."""
+        return f"{self.app_id}.merge-changelog"
 
     @property
     def window_ms(self) -> int:

@@ -36,11 +36,25 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         NewTopic(settings.dlq_topic, 1, 1, config=big),
         NewTopic(settings.profiles_topic, 1, 1, config={"cleanup.policy": "compact"}),
         NewTopic(settings.checkpoints_topic, 1, 1, config={"cleanup.policy": "compact"}),
+        NewTopic(settings.partials_topic, settings.partials_partitions, 1, config=big),
+        NewTopic(settings.merge_changelog_topic, settings.partials_partitions, 1,
+                 config={**big, "cleanup.policy": "compact"}),
     ]
     missing = [t for t in wanted if t.topic not in existing]
     if missing:
         _create(admin, missing, timeout_s)
     wait_for_leaders(admin, [t.topic for t in wanted], timeout_s)
+
+
+def partition_count(settings: Settings, topic: str, timeout_s: float = 30.0) -> int:
+    consumer = reader(settings)
+    try:
+        count = len(end_offsets(consumer, topic, timeout_s))
+    finally:
+        consumer.close()
+    if not count:
+        raise DriftlineError(f"topic {topic} does not exist")
+    return count
 
 
 def _unreachable(settings: Settings, problems: list[KafkaError], exc: Exception) -> str:
