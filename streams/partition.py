@@ -47,6 +47,7 @@ class Received:
     releasable: tuple[int, ...] = ()  # offsets of held messages that may be acknowledged now
     lost: tuple[int, int] | None = None  # offsets no longer in Kafka (retention), first and last
     replay_begins: int = 0  # the first message after a seek: 1 + messages dropped before it
+    seek_again: bool = False  # the consumer was repositioned before the seek's target came: seek again
 
 
 @dataclass
@@ -55,23 +56,39 @@ class PartitionProcessor:
     windows: PartitionWindows
     seeking_from: int | None = None  # offset first seen when a seek back was asked for
     seek_exact: bool = False  # only a message at `seeking_from` itself begins the replay
+    _reset_mark: int = -1  # seeking: a message at or below this means the consumer was repositioned
     _dropped: int = 0
     _held_by: dict[WindowKey, int] = field(default_factory=dict)  # open window -> offset it holds
     _refs: dict[int, int] = field(default_factory=dict)  # held offset -> open windows holding it
 
     @classmethod
     def start(cls, partition: int, windows: PartitionWindows, first_offset: int,
-              saved: PartitionCheckpoint | None) -> tuple["PartitionProcessor", Start]:
+              saved: PartitionCheckpoint | None, low: int | None = None) -> tuple["PartitionProcessor", Start]:
+        """`low`: the partition's first offset still in Kafka, when known. With it the seek is
+        exact: only the message at its target begins the replay, whatever the consumer delivers
+        meanwhile (faust repositions a consumer to the committed offset after a rebalance or a
+        table recovery, which can undo a seek: `Received.seek_again` then says to seek again)."""
         processor = cls(partition, windows)
         if saved is None:
             windows.skip_before_offset = first_offset
             windows.last_offset = first_offset - 1
             return processor, Start(save=PartitionCheckpoint(first_offset, None, 0))
         windows.resume(saved)
-        if saved.base_offset < first_offset:
+        if saved.base_offset >= first_offset:
+            return processor, Start(resumed=saved)
+        if low is None:  # without it, the first message at or below the one seen begins the replay
             processor.seeking_from = first_offset
             return processor, Start(seek_to=saved.base_offset, resumed=saved)
-        return processor, Start(resumed=saved)
+        lost = processor._seek_exactly(saved, low, first_offset)
+        return processor, Start(seek_to=processor.seeking_from, resumed=saved, lost=lost)
+
+    def _seek_exactly(self, saved: PartitionCheckpoint, low: int, reset_mark: int) -> tuple[int, int] | None:
+        target = max(saved.base_offset, low)
+        self.seeking_from, self.seek_exact, self._reset_mark = target, True, reset_mark
+        if target == saved.base_offset:
+            return None
+        self.windows.skip_before_offset = target
+        return saved.base_offset, target - 1
 
     @classmethod
     def start_quiet(cls, partition: int, windows: PartitionWindows, low: int, end: int,
@@ -96,14 +113,10 @@ class PartitionProcessor:
             return processor, start
         processor = cls(partition, windows)
         windows.resume(saved)
-        target = max(saved.base_offset, low)
-        # Messages fetched before the seek have offsets up to `end`: all dropped until `target`,
-        # the seek's first, arrives (or a straggler at it: its second delivery is then dropped).
-        processor.seeking_from, processor.seek_exact = target, True
-        if target > saved.base_offset:
-            windows.skip_before_offset = target
-        lost = (saved.base_offset, target - 1) if target > saved.base_offset else None
-        return processor, Start(seek_to=target, resumed=saved, lost=lost)
+        # Messages fetched before the seek have offsets up to `end`: all dropped until the seek's
+        # target arrives (or a straggler at it: its second delivery is then dropped).
+        lost = processor._seek_exactly(saved, low, end)
+        return processor, Start(seek_to=processor.seeking_from, resumed=saved, lost=lost)
 
     @property
     def held(self) -> frozenset[int]:
@@ -117,7 +130,10 @@ class PartitionProcessor:
             if offset > self.seeking_from or (self.seek_exact and offset < self.seeking_from):
                 # fetched before the seek took effect: it comes again (or was accounted for)
                 self._dropped += 1
-                return Received(applied=False)
+                again = self.seek_exact and self.seeking_from < offset <= self._reset_mark
+                if again:
+                    self._reset_mark = offset - 1  # once per repositioning
+                return Received(applied=False, seek_again=again)
             self.seeking_from = None
             begins = self._dropped + 1
             if offset > self.windows.skip_before_offset:

@@ -89,9 +89,18 @@ class WindowRunner:
         log.info("partition %d: first message at offset %d", partition, offset)
         epoch = self.epochs.get(partition, 0)
         processor, start = PartitionProcessor.start(partition, self._new_windows(), offset,
-                                                    await self._saved_checkpoint(partition))
+                                                    await self._saved_checkpoint(partition), await self._low(partition))
         await self._started(partition, epoch, processor, start, offset)
         return processor, start
+
+    async def _low(self, partition: int) -> int | None:
+        """The partition's first offset still in Kafka (None when the broker does not say)."""
+        if self.end_offsets is None:
+            return None
+        try:
+            return (await asyncio.to_thread(self.end_offsets.read, [partition]))[partition][0]
+        except Exception:  # a failed look: the seek falls back to its inexact rule
+            return None
 
     async def _start_quiet(self, partition: int) -> None:
         """A partition assigned but silent for QUIET_START_S: started from its end offsets, so it
@@ -164,6 +173,12 @@ class WindowRunner:
                       partition, message.offset, type(exc).__name__, exc)
             await self._dead_letter(event, message.value or b"", f"unprocessable: {type(exc).__name__}: {exc}")
             received = Received(applied=True)
+        if received.seek_again:
+            target = processor.seeking_from
+            log.warning("partition %d: the consumer was repositioned to offset %d before the seek back to %d took "
+                        "effect (a rebalance or table recovery); seeking again", partition, message.offset, target)
+            await self.seek(partition, target)
+            self.seeks[partition] = (target, time.monotonic())
         if received.replay_begins:
             self.seeks.pop(partition, None)
             log.info("partition %d: replay from offset %d begins (%d messages read before the seek dropped)",

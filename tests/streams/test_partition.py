@@ -105,3 +105,50 @@ def test_a_crash_at_every_offset_of_several_partitions_then_a_resume_gives_unint
                 begin = 0
             _run(processor, messages, range(begin, len(messages)), written, saved, p)
         assert written == expected, f"crash after {crash_at} messages"
+
+
+def test_an_empty_partition_is_started_from_its_end_and_gets_a_checkpoint():
+    assert PartitionProcessor.start_quiet(0, _windows(), 0, 5, None) is None  # messages of no checkpoint's: wait
+    processor, start = PartitionProcessor.start_quiet(0, _windows(), 7, 7, None)
+    assert start.save == PartitionCheckpoint(7, None, 0) and start.seek_to is None
+    assert processor.windows.next_offset == 7  # so that a look at the end finds it caught up
+    assert processor.receive(7, [_ev(10)], 0).hold
+
+
+def test_a_silent_partition_read_to_its_end_resumes_at_its_checkpoint():
+    processor, start = PartitionProcessor.start_quiet(0, _windows(), 0, 30, PartitionCheckpoint(30, 5_000, 4_000))
+    assert start.seek_to is None and processor.windows.closed_until_ms == 4_000
+    assert not processor.receive(29, [_ev(4_500)], 0).applied  # accounted for before
+
+
+def test_a_silent_partition_with_open_windows_is_sought_back_and_stragglers_do_not_count_twice():
+    processor, start = PartitionProcessor.start_quiet(0, _windows(), 0, 60, PartitionCheckpoint(40, None, 0))
+    assert start.seek_to == 40 and start.lost is None
+    assert not processor.receive(38, [_ev(10)], 0).applied  # fetched before the seek, accounted for
+    assert not processor.receive(45, [_ev(10)], 0).applied  # fetched before the seek, comes again
+    assert processor.receive(40, [_ev(10)], 0).applied  # the seek's first
+    assert processor.receive(41, [_ev(20)], 0).applied
+    assert not processor.receive(40, [_ev(10)], 0).applied  # a second delivery
+
+
+def test_a_silent_partition_whose_base_is_gone_reports_the_lost_offsets_up_front():
+    processor, start = PartitionProcessor.start_quiet(0, _windows(), 50, 60, PartitionCheckpoint(40, None, 0))
+    assert start.seek_to == 50 and start.lost == (40, 49)
+    assert processor.receive(50, [_ev(10)], 0).applied
+
+
+def test_a_seek_undone_by_a_repositioned_consumer_is_asked_for_again_and_nothing_is_lost():
+    processor, start = PartitionProcessor.start(0, _windows(), 318, PartitionCheckpoint(254, None, 0), low=0)
+    assert start.seek_to == 254 and start.lost is None
+    assert not processor.receive(319, [_ev(10)], 0).applied  # read ahead before the seek
+    again = processor.receive(318, [_ev(10)], 0)  # faust put the consumer back at its committed offset
+    assert not again.applied and again.seek_again
+    assert not processor.receive(319, [_ev(10)], 0).seek_again  # once per repositioning
+    first = processor.receive(254, [_ev(10)], 0)
+    assert first.applied and first.lost is None and first.replay_begins
+
+
+def test_a_base_gone_from_kafka_is_known_up_front_when_the_low_offset_is():
+    processor, start = PartitionProcessor.start(0, _windows(), 58, PartitionCheckpoint(40, None, 0), low=50)
+    assert start.seek_to == 50 and start.lost == (40, 49)
+    assert processor.receive(50, [_ev(10)], 0).applied

@@ -144,3 +144,24 @@ def test_idleness_starts_again_after_the_broker_was_out_of_sight():
     pw.confirm_end(1, looked_at_ms=129_500.0)
     pw.confirm_end(1, looked_at_ms=132_000.0)
     assert [c.closed_by for c in pw.pop_due(wall_ms=132_100.0)] == ["idle"]
+
+
+def test_an_idle_partition_reports_progress_with_no_window_open():
+    pw = PartitionWindows(1_000, 200, 500, lambda m, v: None)
+    pw.next_offset = 3
+    pw.confirm_end(3, 10_000.0)
+    pw.confirm_end(3, 10_600.0)
+    assert pw.has_due(10_600.0) and pw.pop_due(10_600.0) == []
+    assert pw.closed_until_ms == 9_000  # window_start(10,600 - 200 - 500)
+
+
+def test_an_idle_partition_follows_the_topic_watermark_instead_of_the_clock():
+    pw = PartitionWindows(1_000, 200, 500, lambda m, v: None)
+    pw.next_offset = 3
+    pw.confirm_end(3, 1_000.0)
+    pw.confirm_end(3, 1_600.0)
+    assert pw.pop_due(1_600.0, topic_watermark_ms=50_250) == []
+    assert pw.closed_until_ms == 50_000  # window_start(50,250 - 200): the others are that far
+    busy = PartitionWindows(1_000, 200, 500, lambda m, v: None)
+    busy.add([_ev(t=100)], offset=0, wall_ms=1_600.0)  # not idle: only its own watermark counts
+    assert not busy.has_due(1_600.0, topic_watermark_ms=50_250)
