@@ -78,16 +78,19 @@ class _Sender:
             raise KafkaException(f"producing to {self.topic} failed: {left} undelivered, errors {self.errors}")
 
 
-def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, console) -> Filled:
+def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, console, spread: bool = False) -> Filled:
     """Produce `filled.events` events, then one sentinel per model (same key, so same partition).
 
     Model i is pinned to partition i (of 4): with key hashing the two keys would share a partition
-    in one run out of four, and the layout would differ from run to run.
+    in one run out of four, and the layout would differ from run to run. `spread`: message j goes
+    to partition j % 4 instead (each model over all four, as with random keys), and every
+    partition gets each model's sentinel.
     """
     n, batch = filled.events, filled.batch
     keys = [m.encode() for m in filled.models]
     nmodels = len(keys)
     filled.partitions = {m: i for i, m in enumerate(filled.models)}
+    where = (lambda j, m: j % 4) if spread else (lambda j, m: m)
     sender = _Sender(bootstrap, filled.topic)
     t0 = time.perf_counter()
     with Progress(TextColumn(f"fill [bold]{filled.mode}[/]"), BarColumn(), MofNCompleteColumn(),
@@ -98,7 +101,7 @@ def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, co
         if batch == 1:
             for i in range(n):
                 m = i % nmodels
-                sender.send(keys[m], event(m, i, at(i)), m)
+                sender.send(keys[m], event(m, i, at(i)), where(i, m))
                 if i % 20_000 == 0:
                     sender.producer.poll(0)
                     progress.update(task, completed=i)
@@ -107,18 +110,19 @@ def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, co
                 m = j % nmodels
                 hi = min(n, lo + batch)
                 value = b'{"events":[' + b",".join([event(m, i, at(i)) for i in range(lo, hi)]) + b"]}"
-                sender.send(keys[m], value, m)
+                sender.send(keys[m], value, where(j, m))
                 if j % 20 == 0:
                     sender.producer.poll(0)
                     progress.update(task, completed=hi)
         for m in range(nmodels):
-            one = event(m, n + m, timeline.sentinel_ms)
-            sender.send(keys[m], one if batch == 1 else b'{"events":[' + one + b"]}", m)
+            for p in (range(4) if spread else [m]):
+                one = event(m, n + m * 4 + p, timeline.sentinel_ms)
+                sender.send(keys[m], one if batch == 1 else b'{"events":[' + one + b"]}", p)
         progress.update(task, completed=n)
         sender.finish()
     filled.seconds = time.perf_counter() - t0
     filled.messages = sender.sent
-    filled.sentinels = nmodels
+    filled.sentinels = nmodels * (4 if spread else 1)
     return filled
 
 

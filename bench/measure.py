@@ -32,6 +32,7 @@ class Measured:
     events: int
     seconds: float
     note: str = ""
+    merge_s: float = 0.0  # what the two stages added (partials built, read, merged), summed over windows
 
     @property
     def rate(self) -> float:
@@ -171,26 +172,30 @@ def _ready_time(text: str, now: float) -> float | None:
 
 
 def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str, workdir: Path, timeout_s: float,
-           console) -> Measured:
-    """`driftline worker` from its first message until InfluxDB holds every real event's count."""
-    log = workdir / f"{app_id}.log"
-    datadir = workdir / f"{app_id}.data"
-    env = dict(os.environ, DRIFTLINE_TOPIC_PREFIX=filled.prefix, DRIFTLINE_APP_ID=app_id,
-               DRIFTLINE_WORKER_DATA_DIR=str(datadir), PYTHONUNBUFFERED="1")
+           console, processes: int = 1, label: str = "(c) worker") -> Measured:
+    """`driftline worker` (`processes` of them, one group) from the first message until InfluxDB
+    holds every real event's count."""
+    logs = [workdir / f"{app_id}-{i}.log" for i in range(processes)]
     exe = str(Path(sys.executable).with_name("driftline"))
-    proc = procs.spawn([exe, "worker"], env=env, log_path=log, cwd=REPO)
+    started = []
+    for i, path in enumerate(logs):
+        env = dict(os.environ, DRIFTLINE_TOPIC_PREFIX=filled.prefix, DRIFTLINE_APP_ID=app_id,
+                   DRIFTLINE_WORKER_DATA_DIR=str(workdir / f"{app_id}-{i}.data"), PYTHONUNBUFFERED="1")
+        started.append(procs.spawn([exe, "worker"], env=env, log_path=path, cwd=REPO))
+    proc, log = started[0], logs[0]
     ready = None
     seen = 0  # bytes of the log already scanned
     c = {"count": 0, "late_count": 0}
     try:
-        with _progress("(c) worker → InfluxDB", console) as progress:
+        with _progress(f"{label} → InfluxDB", console) as progress:
             task = progress.add_task("c", total=filled.events)
             deadline = time.monotonic() + timeout_s
             next_poll = 0.0
             while True:
                 now = time.time()
-                if proc.poll() is not None:
-                    raise BenchError(f"worker exited with {proc.returncode}; log {log}:\n{procs.tail(log)}")
+                for p, path in zip(started, logs):
+                    if p.poll() is not None:
+                        raise BenchError(f"worker exited with {p.returncode}; log {path}:\n{procs.tail(path)}")
                 if time.monotonic() > deadline:
                     raise BenchError(f"worker not done after {timeout_s:.0f} s (InfluxDB: {c}); "
                                      f"log {log}:\n{procs.tail(log)}")
@@ -212,20 +217,24 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
                                          f"{filled.events} (InfluxDB: {c}); log {log}:\n{procs.tail(log)}")
                 time.sleep(0.05)
     finally:
-        procs.stop(proc, timeout_s=20)
+        for p in started:
+            procs.stop(p, timeout_s=20)
     note = "" if c == {"count": filled.events, "late_count": 0} else f"InfluxDB shows {c}"
     # Timed like (a) and (b), from the first message to the last one's result: from the worker's
     # first-message line to its last "window closed" line of the run's windows (logged once the
     # window is in InfluxDB, which the query above confirmed). Without those lines (another log
     # format), from "Ready" to the query that saw all the data.
-    first, last = _processing_span(log.read_text(errors="replace"), filled, timeline)
+    text = "\n".join(path.read_text(errors="replace") for path in logs)
+    first, last = _processing_span(text, filled, timeline)
+    merge_ms = sum(float(m.group(1)) for m in MERGE_COST.finditer(text))
     if first is None or last is None:
-        return Measured(filled.events, done - ready, note)
-    return Measured(filled.events, last - first, note)
+        return Measured(filled.events, done - ready, note, merge_ms / 1000)
+    return Measured(filled.events, last - first, note, merge_ms / 1000)
 
 
 FIRST = re.compile(STAMP + r".*partition \d+: first message at offset", re.M)
 CLOSED = re.compile(STAMP + r".*window closed model=(\S+) version=\S+ start=(\S+)", re.M)
+MERGE_COST = re.compile(r"window closed .* merge ([0-9.]+) ms\)", re.M)
 
 
 def _processing_span(text: str, filled: Filled, timeline: Timeline) -> tuple[float | None, float | None]:

@@ -42,14 +42,17 @@ from bench.fill import Filled, create_topics, delete_run, fill, publish_profiles
 from bench.measure import BenchError, InfluxCounts, Measured, bare_aiokafka, bare_faust, worker
 from streams.settings import Settings
 
-MODES = {"single": 1, "batch500": 500}
+MODES = {"single": 1, "batch500": 500, "spread500": 500}
+# spread500: batches of 500 as in batch500, but each model's messages spread over all 4 partitions
+# (as with random keys), read by one worker (c) and by two workers in one group (d).
+SPREAD = {"spread500"}
 LOAD = {"start": os.getloadavg()[0]}
 
 
 @dataclass
 class ModeResult:
     filled: Filled
-    runs: dict[str, Measured | None] = field(default_factory=dict)  # "a", "b", "c"
+    runs: dict[str, Measured | None] = field(default_factory=dict)  # "a", "b", "c", "d"
     errors: list[str] = field(default_factory=list)
 
 
@@ -57,9 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=1_000_000, help="real events per fill mode (default 1,000,000)")
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of: {', '.join(MODES)}")
+    p.add_argument("--workers", type=int, default=2, help="workers of run (d) in the spread mode (default 2)")
     p.add_argument("--no-profiles", action="store_true",
                    help="do not publish reference profiles (the worker then skips all per-feature work)")
-    p.add_argument("--consumers", default="abc", help="which of (a), (b), (c) to run (default: abc)")
+    p.add_argument("--consumers", default="abcd",
+                   help="which of (a), (b), (c), (d: several workers, spread mode only) to run (default: abcd)")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the subprocess logs")
     p.add_argument("--timeout", type=float, default=0.0,
                    help="seconds each consumer may take (default: scaled with --events)")
@@ -68,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     bad = [m for m in args.modes if m not in MODES]
     if bad or not args.modes:
         p.error(f"unknown mode(s) {bad}; choose from {list(MODES)}")
-    if not args.consumers or set(args.consumers) - set("abc"):
-        p.error("--consumers takes letters of 'abc'")
+    if not args.consumers or set(args.consumers) - set("abcd"):
+        p.error("--consumers takes letters of 'abcd'")
     if args.events < 1000:
         p.error("--events must be at least 1000")
     return args
@@ -102,10 +107,11 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     cleanup.append(counts)
     if not args.no_profiles:
         publish_profiles(bootstrap, prefix, models, pool)
-    filled = fill(bootstrap, Filled(mode, prefix, topic, models, MODES[mode], args.events), pool, timeline, console)
+    filled = fill(bootstrap, Filled(mode, prefix, topic, models, MODES[mode], args.events), pool, timeline, console,
+                  spread=mode in SPREAD)
     console.print(f"filled {filled.messages:,} messages ({filled.sentinels} sentinels) in {filled.seconds:.1f} s "
                   f"({filled.events / filled.seconds:,.0f} events/s produced); models on partitions "
-                  f"{sorted(filled.partitions.values())} of 4")
+                  + ("0-3, each model on all 4" if mode in SPREAD else f"{sorted(filled.partitions.values())} of 4"))
     result = ModeResult(filled)
     timeout = args.timeout or max(120.0, args.events / 1000)
     # The worker does far more per event than (a) and (b): it may take 200 events/s.
@@ -114,11 +120,18 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
         "a": lambda: bare_aiokafka(bootstrap, filled, f"{prefix}-aiokafka", timeout, console),
         "b": lambda: bare_faust(bootstrap, filled, f"{prefix}-faust", workdir, timeout, console),
         "c": lambda: worker(filled, counts, timeline, f"{prefix}-worker", workdir, worker_timeout, console),
+        "d": lambda: worker(filled, counts, timeline, f"{prefix}-workers", workdir, worker_timeout, console,
+                            processes=args.workers, label=f"(d) {args.workers} workers"),
     }
-    names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker"}
+    names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker",
+             "d": f"(d) {args.workers} driftline workers"}
     for key, step in steps.items():
-        if key not in args.consumers:
+        if key not in args.consumers or (key == "d" and mode not in SPREAD):
             continue
+        if key == "c" and mode in SPREAD and "d" in args.consumers:
+            continue  # the spread mode is about (d); (c) of batch500 is its reference
+        if key == "d":
+            counts.delete()  # (d) counts from zero: the points (c) would have written are gone
         try:
             measured = step()
         except BenchError as exc:
@@ -128,8 +141,9 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
             continue
         result.runs[key] = measured
         note = f"  [yellow]{measured.note}[/]" if measured.note else ""
+        merge = f" (two-stage cost {measured.merge_s / measured.seconds:.1%} of it)" if key in "cd" else ""
         console.print(f"{names[key]}: {measured.events:,} events in {measured.seconds:.2f} s = "
-                      f"[bold]{measured.rate:,.0f}[/] events/s{note}")
+                      f"[bold]{measured.rate:,.0f}[/] events/s{merge}{note}")
     return result
 
 
@@ -142,18 +156,28 @@ def _ratio(x: Measured | None, y: Measured | None) -> str:
 
 
 def report(results: list[ModeResult], events: int, console: Console) -> None:
-    header = ["fill mode", "messages", "(a) aiokafka ev/s", "(b) faust ev/s", "(c) worker ev/s", "c/a", "c/b"]
+    header = ["fill mode", "messages", "(a) aiokafka ev/s", "(b) faust ev/s", "(c) worker ev/s",
+              "(d) workers ev/s", "c/a", "c/b", "two-stage cost"]
     rows = []
     for r in results:
-        a, b, c = (r.runs.get(k) for k in "abc")
-        rates = [_rate(r.runs[k]) if k in r.runs else "–" for k in "abc"]  # "–": not asked for
-        rows.append([r.filled.mode, f"{r.filled.messages:,}", *rates, _ratio(c, a), _ratio(c, b)])
+        a, b, c, d = (r.runs.get(k) for k in "abcd")
+        rates = [_rate(r.runs[k]) if k in r.runs else "–" for k in "abcd"]  # "–": not asked for
+        run = c or d
+        cost = "–" if run is None else f"{run.merge_s / run.seconds:.1%}"
+        rows.append([r.filled.mode, f"{r.filled.messages:,}", *rates, _ratio(c, a), _ratio(c, b), cost])
     table = Table(title=f"Throughput, {events:,} events of 30 features per fill mode")
     for i, h in enumerate(header):
         table.add_column(h, justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    one = next((r.runs.get("c") for r in results if r.filled.mode == "batch500"), None)
+    spread = next((r.runs.get("d") for r in results if r.filled.mode == "spread500"), None)
+    if one is not None and spread is not None:
+        console.print(f"each model over 4 partitions read by (d) several workers: {spread.rate:,.0f} events/s = "
+                      f"{spread.rate / one.rate:.2f} × one worker with each model on one partition (batch500 (c)).")
+    console.print("two-stage cost: the time spent building, reading and merging partials (logged with each final "
+                  "window), as a share of the run.")
     console.print(f"machine: {machine()}; Kafka and InfluxDB on the same machine; "
                   f"load average (1 min) {LOAD['start']:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.")
     console.print("Figures vary about ±40% from run to run (shared machine, page cache, GC); compare ratios.")
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         procs.stop_all()
-        groups = [f"{tag}-{m}-{s}" for m in args.modes for s in ("aiokafka", "faust", "worker")]
+        groups = [f"{tag}-{m}-{s}" for m in args.modes for s in ("aiokafka", "faust", "worker", "workers")]
         try:
             problems = delete_run(settings.bootstrap_servers, tag, groups)
         except Exception as exc:

@@ -36,6 +36,7 @@ class WindowPartial(BaseModel):
     profile_fingerprint: str | None  # which profile the state was built on (None: no profile)
     profile: dict[str, Any] | None  # that profile (ReferenceProfile.to_dict()), so any worker can merge
     state: dict[str, Any]  # ModelWindow.to_state()
+    built_ms: float = 0.0  # what building this partial cost the partition (for the bench's figures)
 
 
 class PartitionProgress(BaseModel):

@@ -63,10 +63,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
                           KafkaCheckpoints(settings, app.topic(settings.checkpoints_topic, **raw)),
                           predictions_partitions=predictions_partitions, partials_partitions=merge_partitions)
     runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
-    # Keys and values are JSON text (faust's json codec on the changelog).
-    table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions,
-                      changelog_topic=app.topic(settings.merge_changelog_topic, partitions=merge_partitions,
-                                                compacting=True, **raw))
+    # Keys and values are JSON text (faust's json codec on the changelog, which faust names
+    # settings.merge_changelog_topic and reads back with the same codec when it recovers).
+    table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)
     merge = MergeRunner(settings, predictions_partitions, sink, app.topic(settings.alerts_topic, **raw), table)
     runner.topic_watermark = lambda: merge.topic_watermark_ms
     app.driftline_runner, app.driftline_merge = runner, merge

@@ -60,6 +60,9 @@ class MergeRunner:
         self.watermarks: dict[int, int] = {}  # predictions partition -> largest event time it reported
         self._reload_alerts = True
         self._warned_partitions = False
+        # What the two stages add per window (building partials, reading and merging them; not the
+        # InfluxDB write, which a single stage pays too): logged with each final window.
+        self._cost_ms: dict[tuple, float] = {}
 
     def _restore(self, state: dict, fingerprint: str | None) -> ModelWindow:
         profile = None if fingerprint is None else self.fingerprints.profile(fingerprint, self.profile_data[fingerprint])
@@ -115,25 +118,31 @@ class MergeRunner:
         merger = self.mergers.get(mp)
         if merger is None:
             merger = await self._open(mp)
+        began = time.perf_counter()
         try:
             message = decode_partials_message(raw)
         except ValueError as exc:  # not from a worker of this release: say so, and go on
             log.error("merge partition %d: unreadable message skipped (%s)", mp, str(exc).splitlines()[0][:200])
             return
         if isinstance(message, WindowPartial):
-            self._partial(mp, merger, message, raw)
+            if self._partial(mp, merger, message, raw):
+                key = (message.model_id, message.model_version, message.window_start_ms)
+                self._cost_ms[key] = (self._cost_ms.get(key, 0.0) + message.built_ms
+                                      + (time.perf_counter() - began) * 1000)
         elif isinstance(message, PartitionProgress):
             await self._progress(mp, merger, message)
         elif isinstance(message, OnlineChange):
             await self._online(mp, message)
 
-    def _partial(self, mp: int, merger: WindowMerger, partial: WindowPartial, raw: bytes) -> None:
+    def _partial(self, mp: int, merger: WindowMerger, partial: WindowPartial, raw: bytes) -> bool:
         window_id = (partial.model_id, partial.model_version, partial.window_start_ms, partial.window_end_ms)
         if partial.profile_fingerprint is not None:
             self.profile_data.setdefault(partial.profile_fingerprint, partial.profile)
         if merger.add_partial(window_id, partial.partition, partial.profile_fingerprint, partial.state,
                               partial.closed_by):
             self.table[_key(mp, "partial", *window_id, partial.partition)] = raw.decode()
+            return True
+        return False
 
     async def _progress(self, mp: int, merger: WindowMerger, progress: PartitionProgress) -> None:
         if progress.partitions != self.predictions_partitions and not self._warned_partitions:
@@ -145,9 +154,14 @@ class MergeRunner:
             self.watermarks[progress.partition] = progress.watermark_ms
         merger.progress(progress.partition, progress.closed_until_ms)
         self.table[_key(mp, "progress", progress.partition)] = str(progress.closed_until_ms)
+        began = time.perf_counter()
         final = merger.finalise()
         if not final:
             return
+        merged_ms = (time.perf_counter() - began) * 1000 / len(final)
+        for f in final:
+            key = f.window_id[:3]
+            self._cost_ms[key] = self._cost_ms.get(key, 0.0) + merged_ms
         await self._write(final)
         for f in final:
             for partition in f.partitions_seen:
@@ -161,7 +175,7 @@ class MergeRunner:
         for f, found in zip(final, findings):
             for alert in found.alerts:
                 await self._send_alert(alert)
-            _log_final(f, found)
+            _log_final(f, found, self._cost_ms.pop(f.window_id[:3], 0.0))
 
     async def _online(self, mp: int, change: OnlineChange) -> None:
         alert = change.alert
@@ -186,16 +200,16 @@ class MergeRunner:
             self.sent_alerts.add(alert.alert_id, alert.window_end_ms)
 
 
-def _log_final(final: FinalWindow, found: WindowFindings) -> None:
+def _log_final(final: FinalWindow, found: WindowFindings, cost_ms: float) -> None:
     (model_id, version, start, _), snap = final.window_id, found.snapshot
     drifting = sorted(f"{v.feature}:{statistic_of(v.metric)}={v.effect:.3f}"
                       for v in found.verdicts.values() if v.drifted)
     worst = max(((f, s["psi"]) for f, s in snap["features"].items() if s["psi"] == s["psi"]),
                 key=lambda fs: fs[1], default=None)
-    log.info("window closed model=%s version=%s start=%s count=%d late=%d%s (%s, %d partition(s))", model_id,
-             version or "-", time.strftime("%H:%M:%S", time.gmtime(start / 1000)), snap["count"], snap["late_count"],
-             (f" max_psi={worst[1]:.3f} ({worst[0]})" if worst else " no profile")
-             + (f" drift: {', '.join(drifting)}" if drifting else ""), final.closed_by, len(final.partitions))
+    log.info("window closed model=%s version=%s start=%s count=%d late=%d%s (%s, %d partition(s), merge %.1f ms)",
+             model_id, version or "-", time.strftime("%H:%M:%S", time.gmtime(start / 1000)), snap["count"],
+             snap["late_count"], (f" max_psi={worst[1]:.3f} ({worst[0]})" if worst else " no profile")
+             + (f" drift: {', '.join(drifting)}" if drifting else ""), final.closed_by, len(final.partitions), cost_ms)
     if final.unmerged_events:
         log.warning("window model=%s version=%s start=%s: %d event(s) of partitions whose window used another "
                     "profile are not in its statistics", model_id, version or "-", start, final.unmerged_events)

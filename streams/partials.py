@@ -9,6 +9,7 @@ which partials share one.
 from __future__ import annotations
 
 import hashlib
+import time
 
 import orjson
 
@@ -50,12 +51,14 @@ class ProfileFingerprints:
 
 
 def partial_of(window: ClosedWindow, partition: int, fingerprints: ProfileFingerprints) -> WindowPartial:
+    began = time.perf_counter()
     profile = window.state.profile
     fingerprint, data = (None, None) if profile is None else fingerprints.of(profile)
+    state = window.state.to_state()
     return WindowPartial(model_id=window.model_id, model_version=window.model_version,
                          window_start_ms=window.start_ms, window_end_ms=window.end_ms, partition=partition,
                          closed_by=window.closed_by, profile_fingerprint=fingerprint, profile=data,
-                         state=window.state.to_state())
+                         state=state, built_ms=(time.perf_counter() - began) * 1000)
 
 
 def partial_key(model_id: str, model_version: str) -> bytes:

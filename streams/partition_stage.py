@@ -71,6 +71,7 @@ class WindowRunner:
         self.assigned: dict[int, float] = {}  # predictions partition -> when assigned (monotonic)
         self.ends: dict[int, tuple[int, int]] = {}  # partition -> (low, end) offsets, as last looked at
         self._starting: set[int] = set()
+        self.start_locks: dict[int, asyncio.Lock] = {}  # a first message and a quiet start: one at a time
         self._look: asyncio.Task | None = None
 
     @property
@@ -86,12 +87,17 @@ class WindowRunner:
 
     async def processor_for(self, partition: int, offset: int) -> tuple[PartitionProcessor, Start]:
         """The partition's processor at its first message since assignment (see partition.py)."""
-        log.info("partition %d: first message at offset %d", partition, offset)
-        epoch = self.epochs.get(partition, 0)
-        processor, start = PartitionProcessor.start(partition, self._new_windows(), offset,
-                                                    await self._saved_checkpoint(partition), await self._low(partition))
-        await self._started(partition, epoch, processor, start, offset)
-        return processor, start
+        async with self.start_locks.setdefault(partition, asyncio.Lock()):
+            existing = self.processors.get(partition)
+            if existing is not None:  # started quietly while this message waited
+                return existing, Start()
+            log.info("partition %d: first message at offset %d", partition, offset)
+            epoch = self.epochs.get(partition, 0)
+            processor, start = PartitionProcessor.start(partition, self._new_windows(), offset,
+                                                        await self._saved_checkpoint(partition),
+                                                        await self._low(partition))
+            await self._started(partition, epoch, processor, start, offset)
+            return processor, start
 
     async def _low(self, partition: int) -> int | None:
         """The partition's first offset still in Kafka (None when the broker does not say)."""
@@ -105,17 +111,18 @@ class WindowRunner:
     async def _start_quiet(self, partition: int) -> None:
         """A partition assigned but silent for QUIET_START_S: started from its end offsets, so it
         reports progress (an empty partition must not hold the merge back) and closes by idleness."""
-        epoch = self.epochs.get(partition, 0)
-        low, end = self.ends[partition]
-        saved = await self._saved_checkpoint(partition)
-        if partition in self.processors or self.epochs.get(partition, 0) != epoch:
-            return  # its first message came meanwhile, or it was revoked
-        started = PartitionProcessor.start_quiet(partition, self._new_windows(), low, end, saved)
-        if started is None:
-            return
-        log.info("partition %d: nothing delivered since it was assigned; started from its end offset %d",
-                 partition, end)
-        await self._started(partition, epoch, *started, end)
+        async with self.start_locks.setdefault(partition, asyncio.Lock()):  # not with a first message
+            epoch = self.epochs.get(partition, 0)
+            low, end = self.ends[partition]
+            saved = await self._saved_checkpoint(partition)
+            if partition in self.processors or self.epochs.get(partition, 0) != epoch:
+                return  # its first message came meanwhile, or it was revoked
+            started = PartitionProcessor.start_quiet(partition, self._new_windows(), low, end, saved)
+            if started is None:
+                return
+            log.info("partition %d: nothing delivered since it was assigned; started from its end offset %d",
+                     partition, end)
+            await self._started(partition, epoch, *started, end)
 
     async def _started(self, partition: int, epoch: int, processor: PartitionProcessor, start: Start,
                        offset: int) -> None:

@@ -105,8 +105,9 @@ class Settings(BaseSettings):
 
     @property
     def merge_changelog_topic(self) -> str:
-        """Internal: the changelog of the merge stage's faust Table (its state across restarts)."""
-        return f"{self.app_id}.merge-changelog"
+        """Internal: the changelog of the merge stage's faust Table (its state across restarts),
+        named as faust names it (`<app id>-<table>-changelog`)."""
+        return f"{self.app_id}-merge-changelog"
 
     @property
     def window_ms(self) -> int:

@@ -39,6 +39,7 @@ class Traffic:
     messages: list[tuple[str, bytes]] = field(default_factory=list)  # (key, value), in produce order
     expected: dict[tuple[str, int], int] = field(default_factory=dict)  # (model, window start) -> events
     poison: int = 0  # messages (or batch members) that must reach the DLQ
+    spread: bool = False  # a random key per message (a model's events over every partition), not the model id
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -60,7 +61,8 @@ class Traffic:
                 k = 1 if rng.random() < 0.3 else int(rng.integers(2, 101))
                 chunk = events[i:i + k]
                 value = orjson.dumps(chunk[0]) if len(chunk) == 1 else orjson.dumps({"events": chunk})
-                timed.append((chunk[0]["timestamp"], m, (model, value)))
+                key = f"{model}-{rng.integers(1 << 62)}" if self.spread else model
+                timed.append((chunk[0]["timestamp"], m, (key, value)))
                 i += k
         self.messages = [message for _, _, message in sorted(timed, key=lambda t: t[:2])]
 

@@ -19,8 +19,8 @@ def feature_rows(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[d
              "f_cat": str(cat[i])} for i in range(n)]
 
 
-def publish_profile(stack, topic: str, model: str, seed: int = 99, with_prediction: bool = False) -> None:
-    """A profile of feature_rows(); with_prediction adds a uniform prediction score's profile."""
+def publish_profile(stack, topic: str, model: str, seed: int = 99, with_prediction: bool = False):
+    """A profile of feature_rows(), returned; with_prediction adds a uniform prediction score's profile."""
     rng = np.random.default_rng(seed)
     ref = feature_rows(rng, 20_000)
     columns = {name: [row[name] for row in ref] for name in ref[0]}
@@ -29,6 +29,7 @@ def publish_profile(stack, topic: str, model: str, seed: int = 99, with_predicti
     producer = stack.producer()
     producer.produce(topic, key=model.encode(), value=message.model_dump_json().encode())
     assert producer.flush(10) == 0
+    return profile
 
 
 def window_fields(stack, measurement: str, model: str, start_s: int, stop_s: int) -> dict[tuple, dict]:

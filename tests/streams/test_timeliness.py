@@ -1,5 +1,6 @@
 """With events flowing in real time, a window's results and alerts are out within the allowed
-lateness + 2 s after its end."""
+lateness + 1 s after its end, also though the model's events are all in one partition and the
+other three receive nothing (they follow the busy one's watermark)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.stack
 WINDOW_S, LATENESS_S = 4, 1
 
 
-def test_results_and_alert_arrive_within_lateness_plus_two_seconds(stack, start_worker, worker_env, run_id):
+def test_results_and_alert_arrive_within_lateness_plus_one_second(stack, start_worker, worker_env, run_id, figures):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"rt-{run_id}"
     start_worker(DRIFTLINE_WINDOW_SECONDS=str(WINDOW_S), DRIFTLINE_ALLOWED_LATENESS_SECONDS=str(LATENESS_S))
@@ -46,9 +47,11 @@ def test_results_and_alert_arrive_within_lateness_plus_two_seconds(stack, start_
         time.sleep(0.1)
     producer.flush(10)
 
-    for start in (first_full, shifted_start, shifted_start + window_ms):
-        delay = seen[start] - (start + window_ms) / 1000
-        assert delay <= LATENESS_S + 2, f"window {start}: results {delay:.2f} s after its end"
+    delays = [seen[start] - (start + window_ms) / 1000 for start in (first_full, shifted_start, shifted_start + window_ms)]
+    figures(f"real time, one model in one of 4 partitions: results {', '.join(f'{d:.2f}' for d in delays)} s after "
+            f"each window's end (lateness {LATENESS_S} s)")
+    for start, delay in zip((first_full, shifted_start, shifted_start + window_ms), delays):
+        assert delay <= LATENESS_S + 1, f"window {start}: results {delay:.2f} s after its end"
 
     # The partial window before first_full can hold a few dozen events only, where PSI is noise
     # (a PSI alert there is not a false alarm of the full windows this test is about).
@@ -59,4 +62,4 @@ def test_results_and_alert_arrive_within_lateness_plus_two_seconds(stack, start_
     body = orjson.loads(alert.value())
     assert body["window_start_ms"] == shifted_start
     _, published_ms = alert.timestamp()
-    assert (published_ms - body["window_end_ms"]) / 1000 <= LATENESS_S + 2
+    assert (published_ms - body["window_end_ms"]) / 1000 <= LATENESS_S + 1
