@@ -68,6 +68,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)
     merge = MergeRunner(settings, predictions_partitions, sink, app.topic(settings.alerts_topic, **raw), table)
     runner.topic_watermark = lambda: merge.topic_watermark_ms
+    runner.topic_progress = lambda: merge.topic_progress_ms
     app.driftline_runner, app.driftline_merge = runner, merge
 
     async def seek(partition: int, offset: int) -> None:

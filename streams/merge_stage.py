@@ -58,6 +58,7 @@ class MergeRunner:
         self.online: dict[int, dict[tuple[str, str, str], int]] = {}  # merge partition -> last ADWIN window start
         self.sent_alerts = SentAlerts()
         self.watermarks: dict[int, int] = {}  # predictions partition -> largest event time it reported
+        self.progress: dict[int, int] = {}  # predictions partition -> largest closed-until it reported
         self._reload_alerts = True
         self._warned_partitions = False
         # What the two stages add per window (building partials, reading and merging them; not the
@@ -106,6 +107,11 @@ class MergeRunner:
         at least once per window): what an idle partition may close up to (windowing.py)."""
         return max(self.watermarks.values(), default=None)
 
+    @property
+    def topic_progress_ms(self) -> int | None:
+        """The furthest any predictions partition has closed its windows (by its progress)."""
+        return max(self.progress.values(), default=None)
+
     def forget(self, merge_partitions) -> None:
         for mp in merge_partitions:
             self.mergers.pop(mp, None)
@@ -152,6 +158,8 @@ class MergeRunner:
                         self.predictions_partitions)
         if progress.watermark_ms is not None and progress.watermark_ms > self.watermarks.get(progress.partition, -1):
             self.watermarks[progress.partition] = progress.watermark_ms
+        if progress.closed_until_ms > self.progress.get(progress.partition, -1):
+            self.progress[progress.partition] = progress.closed_until_ms
         merger.progress(progress.partition, progress.closed_until_ms)
         self.table[_key(mp, "progress", progress.partition)] = str(progress.closed_until_ms)
         began = time.perf_counter()

@@ -68,6 +68,7 @@ class WindowRunner:
         self.seek = None  # async (partition, offset): the adapter's consumer seek
         self.end_offsets = None  # EndOffsets: the broker's view of where partitions end
         self.topic_watermark = None  # () -> int | None: other partitions' watermark, from the merge stage
+        self.topic_progress = None  # () -> int | None: the furthest other partitions have closed, likewise
         self.assigned: dict[int, float] = {}  # predictions partition -> when assigned (monotonic)
         self.ends: dict[int, tuple[int, int]] = {}  # partition -> (low, end) offsets, as last looked at
         self._starting: set[int] = set()
@@ -260,13 +261,20 @@ class WindowRunner:
             marks.append(reported)
         return max(marks, default=None)
 
+    def topic_progress_ms(self) -> int | None:
+        marks = [pw.closed_until_ms for pw in self.partitions.values()]
+        reported = self.topic_progress() if self.topic_progress is not None else None
+        if reported is not None:
+            marks.append(reported)
+        return max(marks, default=None)
+
     async def close_due(self, partition: int, pw: PartitionWindows) -> None:
-        mark = self.topic_watermark_ms()
-        if not pw.has_due(time.time() * 1000, mark):  # the common case, checked without the lock
+        mark, progress = self.topic_watermark_ms(), self.topic_progress_ms()
+        if not pw.has_due(time.time() * 1000, mark, progress):  # the common case, checked without the lock
             return
         async with self.close_locks.setdefault(partition, asyncio.Lock()):
             before = pw.closed_until_ms
-            closed = pw.pop_due(time.time() * 1000, mark)
+            closed = pw.pop_due(time.time() * 1000, mark, progress)
             if closed or pw.closed_until_ms != before:
                 await self._publish(partition, pw, closed)
 

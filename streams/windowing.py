@@ -2,10 +2,13 @@
 
 Pure Python (no faust) so it can be tested on its own. The watermark is the largest event time
 seen in the partition. A window [start, end) closes when the watermark passes end + allowed
-lateness, or, when the partition is idle, when the wall clock passes end + lateness + idle grace
-or the topic's watermark (the largest event time any partition has reported, see merge_stage.py)
-passes end + lateness: an idle partition holds no event that could still be on time, so it
-follows its busy siblings instead of waiting for the wall clock. Idle means nothing left to read: a fresh look at the partition's end offset (`confirm_end`)
+lateness, or, when the partition is idle, when the topic's watermark (the largest event time any
+partition has reported, see merge_stage.py) passes end + lateness, or another partition has
+closed it (the topic's progress): an idle partition holds no event that could still be on time,
+so it follows its busy siblings. An idle partition with open windows also closes them when the
+wall clock passes end + lateness + idle grace; one without moves by its siblings alone, never by
+the clock, so traffic with old event times (a backfill) that starts after a quiet spell is not
+late. Idle means nothing left to read: a fresh look at the partition's end offset (`confirm_end`)
 found every message consumed, and has kept finding it for the idle grace. A worker that merely
 stalls (a sink retrying, a broker away, a backlog being replayed) is never idle, so it closes
 nothing by wall clock. An event whose window has already closed is late: it is counted in
@@ -252,7 +255,8 @@ class PartitionWindows:
             opened.add(key)
         return window
 
-    def _close_limit(self, wall_ms: float, topic_watermark_ms: int | None = None) -> tuple[int, str] | None:
+    def _close_limit(self, wall_ms: float, topic_watermark_ms: int | None = None,
+                     topic_progress_ms: int | None = None) -> tuple[int, str] | None:
         """The new closed-until bound and what moved it, or None when nothing new can close."""
         if self._replay:  # replaying: closes come from the saved decisions, at their offsets
             return None
@@ -264,10 +268,13 @@ class PartitionWindows:
         # Also with no window open: the bound is this partition's progress, which the merge stage
         # waits for before it finalises any model's window (merger.py).
         if self.idle(wall_ms):
-            idle_limit = self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)
+            candidates = [self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)] if self.windows else []
             if topic_watermark_ms is not None:
-                idle_limit = max(idle_limit, self.window_start(topic_watermark_ms - self.lateness_ms))
-            if limit is None or idle_limit > limit:
+                candidates.append(self.window_start(topic_watermark_ms - self.lateness_ms))
+            if topic_progress_ms is not None:
+                candidates.append(self.window_start(topic_progress_ms))
+            idle_limit = max(candidates, default=None)
+            if idle_limit is not None and (limit is None or idle_limit > limit):
                 limit, closed_by = idle_limit, "idle"
         if limit is None or limit <= self.closed_until_ms:
             return None  # every open window ends after closed_until: nothing new can be due
@@ -278,14 +285,16 @@ class PartitionWindows:
         return (not self._replay and self.watermark_ms is not None
                 and self.watermark_ms >= self.closed_until_ms + self.window_ms + self.lateness_ms)
 
-    def has_due(self, wall_ms: float, topic_watermark_ms: int | None = None) -> bool:
+    def has_due(self, wall_ms: float, topic_watermark_ms: int | None = None,
+                topic_progress_ms: int | None = None) -> bool:
         """Whether pop_due would close anything or move the bound (cheap; the timer's check)."""
-        return self._close_limit(wall_ms, topic_watermark_ms) is not None
+        return self._close_limit(wall_ms, topic_watermark_ms, topic_progress_ms) is not None
 
-    def pop_due(self, wall_ms: float, topic_watermark_ms: int | None = None) -> list[ClosedWindow]:
+    def pop_due(self, wall_ms: float, topic_watermark_ms: int | None = None,
+                topic_progress_ms: int | None = None) -> list[ClosedWindow]:
         """Close every window that is due by watermark or, when idle, by wall clock; oldest first.
         The closed-until bound may move with no window to close (see `closed_until_ms`)."""
-        found = self._close_limit(wall_ms, topic_watermark_ms)
+        found = self._close_limit(wall_ms, topic_watermark_ms, topic_progress_ms)
         if found is None:
             return []
         limit, closed_by = found

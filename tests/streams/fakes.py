@@ -122,6 +122,7 @@ class SimulatedWorker:
             alert = orjson.loads(value)
             self.merge.sent_alerts.add(alert["alert_id"], alert["window_end_ms"])
         self.runner.topic_watermark = lambda: self.merge.topic_watermark_ms
+        self.runner.topic_progress = lambda: self.merge.topic_progress_ms
         self.stream = self.runner.stream = FakeStream()
         self.runner.seek = self._seek
         self.position = dict(durable.committed)
