@@ -162,6 +162,24 @@ def _log_time(stamp: str) -> float:
     return dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
+def _settle(started, logs, timeout_s: float, quiet_s: float = 3.0) -> None:
+    """Until every worker has logged "Worker ready" and no rebalance began for `quiet_s`."""
+    deadline = time.monotonic() + timeout_s
+    last_change, seen = time.monotonic(), None
+    while time.monotonic() < deadline:
+        for p, path in zip(started, logs):
+            if p.poll() is not None:
+                raise BenchError(f"worker exited with {p.returncode}; log {path}:\n{procs.tail(path)}")
+        texts = [path.read_text(errors="replace") if path.exists() else "" for path in logs]
+        state = tuple(t.count("rebalance") for t in texts)
+        if state != seen:
+            seen, last_change = state, time.monotonic()
+        if all("Worker ready" in t for t in texts) and time.monotonic() - last_change >= quiet_s:
+            return
+        time.sleep(0.2)
+    raise BenchError("the workers did not settle into one group")
+
+
 def _ready_time(text: str, now: float) -> float | None:
     match = READY.search(text)
     if match is None:
@@ -172,9 +190,10 @@ def _ready_time(text: str, now: float) -> float | None:
 
 
 def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str, workdir: Path, timeout_s: float,
-           console, processes: int = 1, label: str = "(c) worker") -> Measured:
+           console, processes: int = 1, label: str = "(c) worker", fill=None) -> Measured:
     """`driftline worker` (`processes` of them, one group) from the first message until InfluxDB
-    holds every real event's count."""
+    holds every real event's count. `fill`: called once the workers have settled into their group
+    (the topic is then empty until it runs)."""
     logs = [workdir / f"{app_id}-{i}.log" for i in range(processes)]
     exe = str(Path(sys.executable).with_name("driftline"))
     started = []
@@ -183,6 +202,11 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
                    DRIFTLINE_WORKER_DATA_DIR=str(workdir / f"{app_id}-{i}.data"), PYTHONUNBUFFERED="1")
         started.append(procs.spawn([exe, "worker"], env=env, log_path=path, cwd=REPO))
     proc, log = started[0], logs[0]
+    fill_began = None
+    if fill is not None:
+        _settle(started, logs, timeout_s)
+        fill_began = time.time()  # the partitions were started quietly: no "first message" lines
+        fill()
     ready = None
     seen = 0  # bytes of the log already scanned
     c = {"count": 0, "late_count": 0}
@@ -226,6 +250,8 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
     # format), from "Ready" to the query that saw all the data.
     text = "\n".join(path.read_text(errors="replace") for path in logs)
     first, last = _processing_span(text, filled, timeline)
+    if fill_began is not None:
+        first = fill_began
     merge_ms = sum(float(m.group(1)) for m in MERGE_COST.finditer(text))
     if first is None or last is None:
         return Measured(filled.events, done - ready, note, merge_ms / 1000)
@@ -244,6 +270,6 @@ def _processing_span(text: str, filled: Filled, timeline: Timeline) -> tuple[flo
     closes = [_log_time(m.group(1)) for m in CLOSED.finditer(text)
               if m.group(2) in filled.models and m.group(3) in starts]
     expected = len(starts) * len(filled.models)
-    if not firsts or len(closes) < expected:
+    if len(closes) < expected:
         return None, None
-    return min(firsts), max(closes)
+    return min(firsts, default=None), max(closes)

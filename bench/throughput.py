@@ -107,11 +107,18 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     cleanup.append(counts)
     if not args.no_profiles:
         publish_profiles(bootstrap, prefix, models, pool)
-    filled = fill(bootstrap, Filled(mode, prefix, topic, models, MODES[mode], args.events), pool, timeline, console,
-                  spread=mode in SPREAD)
-    console.print(f"filled {filled.messages:,} messages ({filled.sentinels} sentinels) in {filled.seconds:.1f} s "
-                  f"({filled.events / filled.seconds:,.0f} events/s produced); models on partitions "
-                  + ("0-3, each model on all 4" if mode in SPREAD else f"{sorted(filled.partitions.values())} of 4"))
+    filled = Filled(mode, prefix, topic, models, MODES[mode], args.events)
+
+    def do_fill() -> None:
+        fill(bootstrap, filled, pool, timeline, console, spread=mode in SPREAD)
+        console.print(f"filled {filled.messages:,} messages ({filled.sentinels} sentinels) in {filled.seconds:.1f} s "
+                      f"({filled.events / filled.seconds:,.0f} events/s produced); models on partitions "
+                      + ("0-3, each model on all 4" if mode in SPREAD else f"{sorted(filled.partitions.values())} of 4"))
+
+    if mode not in SPREAD:
+        do_fill()
+    # The spread mode runs (d) alone: its workers first settle into one group (a worker that
+    # starts sooner would read everything alone), then the topic is filled (faster than they read).
     result = ModeResult(filled)
     timeout = args.timeout or max(120.0, args.events / 1000)
     # The worker does far more per event than (a) and (b): it may take 200 events/s.
@@ -121,17 +128,13 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
         "b": lambda: bare_faust(bootstrap, filled, f"{prefix}-faust", workdir, timeout, console),
         "c": lambda: worker(filled, counts, timeline, f"{prefix}-worker", workdir, worker_timeout, console),
         "d": lambda: worker(filled, counts, timeline, f"{prefix}-workers", workdir, worker_timeout, console,
-                            processes=args.workers, label=f"(d) {args.workers} workers"),
+                            processes=args.workers, label=f"(d) {args.workers} workers", fill=do_fill),
     }
     names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker",
              "d": f"(d) {args.workers} driftline workers"}
     for key, step in steps.items():
-        if key not in args.consumers or (key == "d" and mode not in SPREAD):
-            continue
-        if key == "c" and mode in SPREAD and "d" in args.consumers:
-            continue  # the spread mode is about (d); (c) of batch500 is its reference
-        if key == "d":
-            counts.delete()  # (d) counts from zero: the points (c) would have written are gone
+        if key not in args.consumers or (key == "d") != (mode in SPREAD):
+            continue  # the spread mode runs (d) only; batch500's (c) is its reference
         try:
             measured = step()
         except BenchError as exc:

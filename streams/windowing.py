@@ -2,14 +2,16 @@
 
 Pure Python (no faust) so it can be tested on its own. The watermark is the largest event time
 seen in the partition. A window [start, end) closes when the watermark passes end + allowed
-lateness, or, when the partition is idle, when the topic's watermark (the largest event time any
-partition has reported, see merge_stage.py) passes end + lateness, or another partition has
-closed it (the topic's progress): an idle partition holds no event that could still be on time,
-so it follows its busy siblings. An idle partition with open windows also closes them when the
-wall clock passes end + lateness + idle grace; one without moves by its siblings alone, never by
-the clock, so traffic with old event times (a backfill) that starts after a quiet spell is not
-late. Idle means nothing left to read: a fresh look at the partition's end offset (`confirm_end`)
-found every message consumed, and has kept finding it for the idle grace. A worker that merely
+lateness, or, when the partition has nothing left to read, when the topic's watermark (the
+largest event time any partition has reported, see merge_stage.py) passes end + lateness, or
+another partition has closed it (the topic's progress): a caught-up partition holds no event
+that could still be on time, so it follows its busy siblings at once (after a broker outage only
+once the idle grace has passed, for producers to deliver what they held). An idle partition with
+open windows also closes them when the wall clock passes end + lateness + idle grace; one
+without moves by its siblings alone, never by the clock, so traffic with old event times (a
+backfill) that starts after a quiet spell is not late. Idle means nothing left to read: a fresh
+look at the partition's end offset (`confirm_end`) found every message consumed, and has kept
+finding it for the idle grace. A worker that merely
 stalls (a sink retrying, a broker away, a backlog being replayed) is never idle, so it closes
 nothing by wall clock. An event whose window has already closed is late: it is counted in
 `late_count` of its model's current window, which is never a closed one.
@@ -133,6 +135,9 @@ class PartitionWindows:
     next_offset: int = 0  # the offset after the last message seen (applied or skipped)
     caught_up_since_ms: float | None = None  # first confirmation, since the last message, that none is left
     end_confirmed_ms: float | None = None  # the latest such confirmation
+    last_look_ms: float | None = None  # the latest look that answered (caught up or not)
+    sight_back_ms: float | None = None  # the first look that answered after one failed (or a gap)
+    sight_lost: bool = False
     windows: dict[WindowKey, OpenWindow] = field(default_factory=dict)
     last_offset: int = -1
     skip_before_offset: int = -1  # replay: these messages were fully accounted before the crash
@@ -157,8 +162,11 @@ class PartitionWindows:
         Idleness counts from the first of an unbroken run of such looks: a look that failed (the
         broker away, `lose_sight`) or a gap between looks starts it again, so a worker that comes
         back from an outage waits the idle grace for producers to deliver what they held."""
+        if self.sight_lost or (self.last_look_ms is not None and looked_at_ms - self.last_look_ms > END_FRESH_MS):
+            self.sight_back_ms, self.sight_lost = looked_at_ms, False
+        self.last_look_ms = looked_at_ms
         if end_offset > self.next_offset or looked_at_ms < self.last_event_wall_ms:
-            self.lose_sight()
+            self.caught_up_since_ms = self.end_confirmed_ms = None
             return
         if self.caught_up_since_ms is None or looked_at_ms - self.end_confirmed_ms > END_FRESH_MS:
             self.caught_up_since_ms = looked_at_ms
@@ -167,6 +175,15 @@ class PartitionWindows:
     def lose_sight(self) -> None:
         """The end offset could not be read: nothing is known to be idle from here on."""
         self.caught_up_since_ms = self.end_confirmed_ms = None
+        self.sight_lost = True
+
+    def may_follow(self, wall_ms: float) -> bool:
+        """Caught up now (a fresh look found nothing left to read), and not within the idle grace
+        of a broker outage: then the partition may follow its siblings' watermark and progress at
+        once. After an outage, producers get the grace to deliver what they held, as for idleness."""
+        return (self.caught_up_since_ms is not None and wall_ms - self.end_confirmed_ms <= END_FRESH_MS
+                and not self.sight_lost
+                and (self.sight_back_ms is None or wall_ms - self.sight_back_ms >= self.idle_grace_ms))
 
     def idle(self, wall_ms: float) -> bool:
         """Nothing left to read, confirmed freshly, for at least the idle grace."""
@@ -267,8 +284,9 @@ class PartitionWindows:
         closed_by = "watermark"
         # Also with no window open: the bound is this partition's progress, which the merge stage
         # waits for before it finalises any model's window (merger.py).
-        if self.idle(wall_ms):
-            candidates = [self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)] if self.windows else []
+        if self.may_follow(wall_ms):
+            candidates = ([self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)]
+                          if self.windows and self.idle(wall_ms) else [])
             if topic_watermark_ms is not None:
                 candidates.append(self.window_start(topic_watermark_ms - self.lateness_ms))
             if topic_progress_ms is not None:

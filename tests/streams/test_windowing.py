@@ -166,3 +166,17 @@ def test_an_idle_partition_follows_the_topic_watermark_instead_of_the_clock():
     busy = PartitionWindows(1_000, 200, 500, lambda m, v: None)
     busy.add([_ev(t=100)], offset=0, wall_ms=1_600.0)  # not idle: only its own watermark counts
     assert not busy.has_due(1_600.0, topic_watermark_ms=50_250)
+
+
+def test_a_caught_up_partition_follows_at_once_but_waits_the_grace_after_a_broker_outage():
+    pw = PartitionWindows(1_000, 200, 5_000, lambda m, v: None)
+    pw.next_offset = 3
+    pw.confirm_end(3, 1_000.0)  # caught up, no outage seen: no need to wait the grace
+    assert pw.has_due(1_000.0, topic_watermark_ms=10_500)
+    pw.lose_sight()  # the broker went away
+    pw.confirm_end(3, 2_000.0)
+    assert not pw.has_due(2_000.0, topic_watermark_ms=10_500)
+    pw.confirm_end(3, 4_500.0)
+    pw.confirm_end(3, 7_000.0)
+    assert pw.has_due(7_000.0, topic_watermark_ms=10_500)  # the grace has passed since its return
+    assert pw.pop_due(7_000.0, topic_watermark_ms=10_500) == [] and pw.closed_until_ms == 10_000
