@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.events import EventPool, Timeline
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.kafka.topics import ensure_topics
 
 
 @dataclass

@@ -86,7 +86,7 @@ def bare_faust(bootstrap: str, filled: Filled, app_id: str, workdir: Path, timeo
     result = workdir / f"{app_id}.jsonl"
     log = workdir / f"{app_id}.log"
     datadir = workdir / f"{app_id}.data"
-    argv = [sys.executable, "-m", "streams.baseline_agent", bootstrap, filled.topic, app_id, str(datadir),
+    argv = [sys.executable, "-m", "streams.worker.baseline_agent", bootstrap, filled.topic, app_id, str(datadir),
             str(filled.messages), str(result)]
     proc = procs.spawn(argv, env=dict(os.environ, PYTHONUNBUFFERED="1"), log_path=log, cwd=REPO)
     try:

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     @field_validator("drift_statistics")
     @classmethod
     def _known_statistics(cls, value: str) -> str:
-        from streams.findings import STATISTICS
+        from streams.core.findings import STATISTICS
 
         names = [n.strip() for n in value.split(",") if n.strip()]
         unknown = [n for n in names if n not in STATISTICS]
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         log lines go through Python logging (driftline.kafka), where repeats are collapsed."""
         import logging
 
-        from streams.kafka_security import confluent_security
+        from streams.kafka.security import confluent_security
 
         return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka"),
                 **confluent_security(self)}

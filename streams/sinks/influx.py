@@ -16,8 +16,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from detectors.stats.registry import window_statistics
 from streams.settings import Settings
-from streams.findings import WindowFindings
-from streams.windowing import ClosedWindow
+from streams.core.findings import WindowFindings
+from streams.core.windowing import ClosedWindow
 
 log = logging.getLogger("driftline.influx")
 

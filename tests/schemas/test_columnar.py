@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from schemas.columnar import NATIVE, EventColumns, concat_columns, decode_columns, join_events, refusal
-from streams.columns import prediction_score
-from streams.decoding import _decode_slowly
+from streams.core.columns import prediction_score
+from streams.core.decoding import _decode_slowly
 
 from tests.schemas.mutations import GOOD, mutations
 

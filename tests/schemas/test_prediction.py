@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from schemas import DriftAlert, PredictionEvent, event_time_ms
 from schemas.fast_path import fast_decode
-from streams.decoding import decode_message
+from streams.core.decoding import decode_message
 
 from tests.schemas.mutations import GOOD, mutations
 
@@ -82,7 +82,7 @@ def test_nesting_within_the_limit_is_accepted_by_every_path():
 
 
 def test_a_decoder_failure_rejects_that_message_only(monkeypatch):
-    import streams.decoding as decoding
+    import streams.core.decoding as decoding
 
     def broken(raw):
         raise KeyError("a bug")

@@ -9,10 +9,10 @@ import asyncio
 import zlib
 from dataclasses import dataclass, field
 
-from streams.checkpoint import MemoryCheckpoints
-from streams.decoding import Decoded
-from streams.merge_stage import MergeRunner
-from streams.partition_stage import WindowRunner
+from streams.core.checkpoint import MemoryCheckpoints
+from streams.core.decoding import Decoded
+from streams.worker.merge_stage import MergeRunner
+from streams.worker.partition_stage import WindowRunner
 
 
 def _delivered():

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from detectors.window import ModelWindow
-from streams.columns import apply_columns, apply_events
-from streams.decoding import decode_message
+from streams.core.columns import apply_columns, apply_events
+from streams.core.decoding import decode_message
 from streams.sinks.influx import _DRIFT_FIELDS
 from tests.streams.stack_data import feature_rows, publish_profile, wait_until, window_fields
 

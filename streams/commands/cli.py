@@ -1,0 +1,228 @@
+"""`driftline` command line: a thin layer over the stream package. Exit codes: 0 ok, 1 failure
+found (e.g. drift), 2 bad input or unreachable infrastructure, always with a one-line reason
+(commands raise DriftlineError or DetectorError; `main` maps them, once), 70 a worker's internal
+failure (streams/worker/fatal.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import orjson
+import typer
+from rich.console import Console
+
+from streams.errors import DriftlineError
+from streams.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming model monitoring on Kafka and InfluxDB.")
+profile_app = typer.Typer(no_args_is_help=True, help="Reference profiles.")
+app.add_typer(profile_app, name="profile")
+err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:  # one line, naming each bad variable (never its value: it may be a secret)
+        problems = "; ".join((f"DRIFTLINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False))
+        raise DriftlineError(f"invalid settings: {problems}") from exc
+
+
+EXIT_BAD_INPUT = 2
+
+
+@app.command()
+def worker(
+    log_level: str = typer.Option("info", help="debug, info, warning or error"),
+) -> None:
+    """Run the stream processor (a faust worker) until interrupted."""
+    import faust
+
+    from streams.worker.app import build_app
+    from streams.kafka.profiles import ProfileStore
+    from streams.sinks.influx import InfluxSink
+    from streams.kafka.topics import ensure_topics
+
+    settings = _settings()
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("driftline").info("settings: %s", settings.safe_summary())
+    ensure_topics(settings)
+    profiles = ProfileStore(settings)
+    profiles.start()
+    sink = InfluxSink(settings)
+    sink.check()
+    faust_app = build_app(settings, profiles, sink)
+    faust.Worker(faust_app, loglevel=log_level, quiet=True).execute_from_commandline()
+
+
+@profile_app.command("build")
+def profile_build(
+    reference: Path = typer.Argument(..., help="Reference data: CSV, TSV or JSON Lines of feature rows."),
+    model: str = typer.Option(..., "--model", "-m", help="Model id the profile is for."),
+    model_version: str = typer.Option("", "--model-version", help="Only for this version (default: all versions)."),
+    bins: int = typer.Option(10, help="Quantile bins per numeric feature."),
+    prediction_column: str = typer.Option("prediction", help="Column holding the prediction, profiled apart."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns that are not features (repeatable)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this JSON file."),
+    publish: bool = typer.Option(False, "--publish", help="Publish to the profiles topic."),
+) -> None:
+    """Build a reference profile from a data set; write it and/or publish it."""
+    from detectors import build_profile
+    from schemas import ProfileMessage
+    from streams.commands.reference_data import read_columns
+
+    columns = read_columns(reference, exclude=exclude)
+    prediction = columns.pop(prediction_column, None)
+    profile = build_profile(columns, bins=bins, prediction=prediction)
+    message = ProfileMessage(model_id=model, model_version=model_version, source=str(reference),
+                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(), profile=profile.to_dict())
+    payload = message.model_dump_json().encode()
+    err.print(f"profile of [bold]{message.key}[/]: {profile.rows} rows, {len(profile.features)} features "
+              f"({', '.join(f'{n}:{p.kind}' for n, p in profile.features.items())})")
+    if output is not None:
+        output.write_bytes(payload)
+        err.print(f"wrote {output}")
+    if publish:
+        from streams.kafka.publish import publish_profile
+
+        topic = publish_profile(_settings(), message.key, payload)
+        err.print(f"published to {topic} (key {message.key!r})")
+    if output is None and not publish:
+        sys.stdout.write(payload.decode() + "\n")
+
+
+@app.command()
+def simulate(
+    rate: float = typer.Option(200.0, help="Events per second per model."),
+    batch: int = typer.Option(50, help="Events per Kafka message (1 = single-event messages)."),
+    shift_after: float = typer.Option(60.0, help="Seconds before one feature of 'fraud' shifts."),
+    shift: float = typer.Option(1.0, help="Size of the shift, in standard deviations."),
+    duration: float = typer.Option(0.0, help="Stop after this many seconds (0 = until interrupted)."),
+    seed: int = typer.Option(1),
+    reference_dir: Optional[Path] = typer.Option(None, help="Instead: write reference CSVs for both models here."),
+) -> None:
+    """A synthetic inference service for two models ('fraud' and 'churn')."""
+    from streams.commands import simulate as sim
+
+    if reference_dir is not None:
+        reference_dir.mkdir(parents=True, exist_ok=True)
+        for m in sim.MODELS:
+            sim.write_reference_csv(reference_dir / f"{m}.csv", m, 20_000)
+            err.print(f"wrote {reference_dir / f'{m}.csv'}")
+        return
+    from streams.kafka.publish import EventProducer
+
+    settings = _settings()
+    producer = EventProducer(settings)
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    sent = 0
+    tick = max(batch / rate, 0.05)
+    err.print(f"simulating models {', '.join(sim.MODELS)} at {rate:.0f} events/s each → {settings.predictions_topic}; "
+              f"'fraud' shifts its 'amount' after {shift_after:.0f} s")
+    shifted = False
+    try:
+        while duration <= 0 or time.time() - start < duration:
+            elapsed = time.time() - start
+            if elapsed >= shift_after and not shifted:
+                shifted = True
+                err.print(f"[yellow]{time.strftime('%H:%M:%S')} shifting 'amount' of model 'fraud' now[/]")
+            for model in sim.MODELS:
+                s = shift if (shifted and model == "fraud") else 0.0
+                events = sim.make_events(model, sim.feature_rows(model, batch, rng, s), sim.now_ms(), rng)
+                producer.send_events(model, events, batch)
+                sent += len(events)
+            time.sleep(max(0.0, tick - (time.time() - start - elapsed)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.flush()
+        err.print(f"sent {sent} events")
+
+
+@app.command()
+def check(
+    reference: Path = typer.Argument(..., help="Reference data (CSV, TSV or JSON Lines)."),
+    current: Path = typer.Argument(..., help="Data to check, same formats."),
+    by: Optional[str] = typer.Option(None, "--by", help="Split CURRENT into windows by this column."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, one object per (window, feature)."),
+    bins: int = typer.Option(10, help="Quantile bins per numeric feature."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Columns that are not features (repeatable)."),
+) -> None:
+    """Drift statistics and verdicts of CURRENT against REFERENCE. Exit 1 if any window drifts."""
+    from streams.commands.check import check_files
+
+    try:
+        rows = list(check_files(reference, current, by=by, settings=_settings(), bins=bins, exclude=tuple(exclude)))
+    except OSError as exc:  # a file that cannot be read is bad input
+        raise DriftlineError(str(exc)) from exc
+    if as_json:
+        for row in rows:
+            sys.stdout.write(orjson.dumps(row.to_dict()).decode() + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{current} vs {reference}")
+        for col in ("window", "feature", "statistic", "value", "p-value", "threshold", "drift"):
+            table.add_column(col, justify="right" if col in ("value", "p-value", "threshold") else "left",
+                             no_wrap=col in ("window", "feature"))
+        for r in rows:
+            drift = f"[bold red]{r.severity}[/]" if r.drift else "no"
+            table.add_row(r.window, r.feature, r.statistic, "-" if r.value is None else f"{r.value:.4f}",
+                          "-" if r.p_value is None else f"{r.p_value:.2e}", f"{r.threshold:g}", drift)
+        Console().print(table)
+    raise typer.Exit(1 if any(r.drift for r in rows) else 0)
+
+
+@app.command()
+def alerts(
+    from_beginning: bool = typer.Option(False, help="Show past alerts too."),
+    follow: bool = typer.Option(True, help="Keep waiting for new alerts."),
+    pretty: bool = typer.Option(False, help="One readable line per alert instead of JSON."),
+) -> None:
+    """Print alerts from the alerts topic as they arrive (one JSON object per line)."""
+    from streams.kafka.publish import follow_topic
+
+    out = Console(highlight=False)
+    try:
+        settings = _settings()
+        for value in follow_topic(settings, settings.alerts_topic, from_beginning, follow):
+            if not pretty:
+                sys.stdout.write(value.decode() + "\n")
+                sys.stdout.flush()
+                continue
+            try:
+                a = orjson.loads(value)
+                colour = "red" if a["severity"] == "major" else "yellow"
+                out.print(f"[bold {colour}]ALERT[/] {a['model_id']}/{a['model_version'] or '-'} "
+                          f"[bold]{a['feature']}[/] {a['statistic']}={a['value']:.3f} >= {a['threshold']} "
+                          f"({a['severity']}) window {a['window_start'][11:19]}-{a['window_end'][11:19]} UTC "
+                          f"id {a['alert_id'][:12]}")
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                out.print(f"[dim]unreadable alert: {value[:200]!r}[/]")
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    """The one place errors become exit codes: what the user can fix is one line and exit 2."""
+    from detectors import DetectorError
+
+    try:
+        app()
+    except (DriftlineError, DetectorError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""From one Kafka message value to valid events plus rejects for the DLQ.
+
+A value is one event (JSON object) or a batch `{"events": [...]}`. In a batch only the bad events
+are rejected; a reject of a batch member carries that event re-serialised as JSON (the batch's
+original bytes are not split), a reject of a whole message carries its original bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import MAX_MESSAGE_BYTES, MAX_NESTING, PredictionEvent, event_time_ms, too_deeply_nested
+from schemas.columnar import EventColumns, RawEvent, decode_columns, keep_raw
+from schemas.fast_path import WireEvent, fast_decode
+from streams.core.columns import prediction_score
+
+
+@dataclass(frozen=True)
+class Reject:
+    value: bytes
+    reason: str  # "<code>: <detail>", code one of too_large, not_json, invalid_batch, invalid_event,
+    # undecodable (the decoder failed on it: a bug of ours, reported with the exception)
+
+
+@dataclass
+class Decoded:
+    events: list[WireEvent | RawEvent] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    columns: EventColumns | None = None  # a valid batch, decoded column-wise (then events is empty)
+
+    @property
+    def valid(self) -> list[WireEvent | RawEvent] | EventColumns:
+        """The valid events, in whichever form they were decoded."""
+        return self.events if self.columns is None else self.columns
+
+
+def decode_message(raw: bytes | None) -> Decoded:
+    """Never raises: whatever goes wrong while decoding one message rejects that message alone."""
+    try:
+        return _decode(raw)
+    except RecursionError as exc:
+        return Decoded(rejects=[Reject(raw or b"", f"not_json: {exc}")])
+    except Exception as exc:  # a decoder bug or a hostile input: one message lost to the DLQ, not the worker
+        return Decoded(rejects=[Reject(raw or b"", f"undecodable: {type(exc).__name__}: {str(exc)[:200]}")])
+
+
+def _decode(raw: bytes | None) -> Decoded:
+    if raw is None:
+        return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
+    batch = b'"events"' in raw
+    if batch:  # straight into columns when plainly valid
+        columns = decode_columns(raw)
+        if columns is not None:
+            return Decoded(columns=columns)
+    if too_deeply_nested(raw):  # before any decoder that recurses
+        return Decoded(rejects=[Reject(raw, f"not_json: nested deeper than {MAX_NESTING} levels")])
+    events = fast_decode(raw)
+    if events is not None:
+        if not batch and (kept := keep_raw(raw, events[0], prediction_score(events[0].prediction))) is not None:
+            # One event: its features are decoded again later, with many others, into columns.
+            return Decoded(events=[kept])
+        return Decoded(events=events)
+    return _decode_slowly(raw)
+
+
+def decode_rows(raw: bytes) -> list[WireEvent]:
+    """The valid events of a message, one object each (the native decoder's fallback)."""
+    events = fast_decode(raw)
+    return events if events is not None else _decode_slowly(raw).events
+
+
+def _decode_slowly(raw: bytes) -> Decoded:
+    """Event by event, so that one bad event does not take its batch down; pydantic explains."""
+    out = Decoded()
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        out.rejects.append(Reject(raw, f"not_json: {exc}"))
+        return out
+    if obj.__class__ is dict and "events" in obj and "event_id" not in obj:
+        events = obj["events"]
+        if events.__class__ is not list:
+            out.rejects.append(Reject(raw, "invalid_batch: 'events' must be a list of events"))
+            return out
+        for event in events:
+            _accept_or_reject(event, None, out)
+    else:
+        _accept_or_reject(obj, raw, out)
+    return out
+
+
+def _accept_or_reject(event: object, raw: bytes | None, out: Decoded) -> None:
+    try:
+        model = PredictionEvent.model_validate(event)
+    except ValidationError as exc:
+        value = raw if raw is not None else orjson.dumps(event)
+        out.rejects.append(Reject(value, f"invalid_event: {_explain(exc)}"))
+        return
+    out.events.append(WireEvent(
+        event_id=model.event_id, model_id=model.model_id, timestamp=event_time_ms(model.timestamp),
+        features=model.features, prediction=model.prediction, model_version=model.model_version,
+        latency_ms=model.latency_ms))
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

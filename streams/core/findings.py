@@ -1,0 +1,70 @@
+"""What a closed window says: its statistics, the calibrated drift verdicts, the alerts to raise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from detectors.stats import DEFAULT_THRESHOLDS, DriftPolicy, FeatureVerdict
+from detectors.stats.registry import statistic_of, window_statistics
+from schemas import DriftAlert
+from streams.settings import Settings
+from streams.core.windowing import ClosedWindow
+
+# Statistic name (as in settings and alerts) -> its spec: keys, thresholds, InfluxDB fields.
+STATISTICS = window_statistics()
+
+
+# The feature name alerts use for the prediction's own distribution.
+PREDICTION = "prediction"
+
+
+def drift_policy(settings: Settings) -> DriftPolicy:
+    """The policy over the configured statistics (DRIFTLINE_DRIFT_STATISTICS)."""
+    names = settings.statistic_names
+    effects = {STATISTICS[n].effect_key for n in names} - {None}
+    pvalues = tuple(STATISTICS[n].pvalue_key for n in names if STATISTICS[n].pvalue_key is not None)
+    thresholds = {k: v for k, v in DEFAULT_THRESHOLDS.items() if k in effects}
+    thresholds["psi"] = (DEFAULT_THRESHOLDS["psi"][0], settings.psi_major_threshold)
+    return DriftPolicy(alpha=settings.drift_alpha, thresholds=thresholds, pvalue_keys=pvalues)
+
+
+@dataclass
+class WindowFindings:
+    window: ClosedWindow
+    settings: Settings
+    policy: DriftPolicy
+
+    @cached_property
+    def snapshot(self) -> dict:
+        return self.window.state.snapshot()
+
+    @cached_property
+    def verdicts(self) -> dict[str, FeatureVerdict]:
+        return self.policy.evaluate(self.snapshot["features"])
+
+    @cached_property
+    def alerts(self) -> list[DriftAlert]:
+        """One alert per drifting feature: PSI at or above its threshold (statistic "psi"), else a
+        drift verdict of the policy (statistic = the effect that decided it)."""
+        w, s = self.window, self.settings
+        out = []
+        for feature, snap in self.snapshot["features"].items():
+            value, statistic, threshold, major = snap["psi"], "psi", s.psi_threshold, s.psi_major_threshold
+            if math.isnan(value) or value < threshold:
+                verdict = self.verdicts.get(feature)
+                if verdict is None or not verdict.drifted or verdict.metric is None:
+                    continue
+                minor, major = self.policy.thresholds[verdict.metric]
+                value, statistic, threshold = verdict.effect, statistic_of(verdict.metric), minor
+            out.append(DriftAlert.for_window(
+                model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
+                feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
+        prediction = self.snapshot.get("prediction")
+        if prediction and not math.isnan(prediction["psi"]) and prediction["psi"] >= s.psi_threshold:
+            out.append(DriftAlert.for_window(
+                model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
+                feature=PREDICTION, statistic="psi", value=prediction["psi"], threshold=s.psi_threshold,
+                major_threshold=s.psi_major_threshold))
+        return out

@@ -1,0 +1,136 @@
+"""The faust worker: both stages wired to Kafka, and nothing else.
+
+Stage one (partition_stage.py) reads `<prefix>.predictions`, keeps each partition's windows and
+hands every closed window on as a partial; stage two (merge_stage.py) reads the partials, merges
+them per (model, version, window) in a changelog-backed Table, and writes final windows to
+InfluxDB and their alerts to `<prefix>.alerts`. The delivery rules live in faust-free classes
+(partition.py, merger.py); this module only carries out what they return.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.types import TP
+
+from streams.worker import log_limits
+from streams.core.checkpoint import KafkaCheckpoints
+from streams.core.decoding import Decoded, decode_message
+from streams.worker.end_offsets import EndOffsets
+from streams.errors import DriftlineError
+from streams.worker.fatal import die
+from streams.kafka.security import faust_credentials
+from streams.worker.merge_stage import MergeRunner
+from streams.worker.partition_stage import WindowRunner
+from streams.kafka.profiles import ProfileStore
+from streams.worker.read_ahead import ReadAhead
+from streams.settings import Settings
+from streams.sinks.influx import InfluxSink
+from streams.kafka.topics import MAX_TOPIC_MESSAGE_BYTES, partition_count
+
+
+def _brokers(bootstrap: str) -> list[str]:
+    return [f"kafka://{b.strip()}" for b in bootstrap.split(",") if b.strip()]
+
+
+def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=_brokers(settings.bootstrap_servers),
+        broker_credentials=faust_credentials(settings),
+        datadir=str(settings.worker_data_dir),
+        web_enabled=False,
+        stream_wait_empty=False,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        broker_commit_interval=1.0,
+        # A restarted worker waits for its dead predecessor to leave the group: keep that short.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+        producer_compression_type="lz4",
+        producer_max_request_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+        consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    predictions = app.topic(settings.predictions_topic, **raw)
+    predictions_partitions = partition_count(settings, settings.predictions_topic)
+    merge_partitions = partition_count(settings, settings.partials_topic)
+    if partition_count(settings, settings.merge_changelog_topic) != merge_partitions:
+        raise DriftlineError(f"{settings.merge_changelog_topic} must have as many partitions as "
+                             f"{settings.partials_topic} ({merge_partitions}): recreate both (see the README)")
+    partials = app.topic(settings.partials_topic, partitions=merge_partitions, **raw)
+    runner = WindowRunner(settings, profiles, partials, app.topic(settings.dlq_topic, **raw),
+                          KafkaCheckpoints(settings, app.topic(settings.checkpoints_topic, **raw)),
+                          predictions_partitions=predictions_partitions, partials_partitions=merge_partitions)
+    runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
+    # Keys and values are JSON text (faust's json codec on the changelog, which faust names
+    # settings.merge_changelog_topic and reads back with the same codec when it recovers).
+    table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)
+    merge = MergeRunner(settings, predictions_partitions, sink, app.topic(settings.alerts_topic, **raw), table)
+    runner.topic_watermark = lambda: merge.topic_watermark_ms
+    runner.topic_progress = lambda: merge.topic_progress_ms
+    app.driftline_runner, app.driftline_merge = runner, merge
+
+    async def seek(partition: int, offset: int) -> None:
+        # seek_wait runs in the consumer's own thread and waits for the new position; faust's
+        # seek() calls aiokafka from this thread, racing its fetcher (a seek was seen lost).
+        await app.consumer.seek_wait({TP(settings.predictions_topic, partition): offset})
+
+    runner.seek = seek
+
+    async def apply(item, decoded: Decoded, queued: bool) -> None:
+        event, epoch = item
+        await runner.handle(event, decoded, epoch, owns_ref=queued)
+
+    def hold(item) -> None:  # read ahead: not applied when faust acks it after this step
+        item[0].message.incref()
+
+    @app.agent(predictions, name="driftline.windows")
+    async def process(stream):
+        runner.stream = stream
+        # faust's Monitor sensor books every message and event in memory for its web page, which
+        # the worker does not serve (web_enabled=False): ~10 µs per message, not worth paying.
+        if app.monitor in set(app.sensors):
+            app.sensors.remove(app.monitor)
+        # Batches are decoded in a thread (the native decoder releases the GIL) while the event
+        # loop applies the previous message; messages are applied in arrival order.
+        try:
+            async with ReadAhead(decode_message, apply, hold=hold) as ahead:
+                async for _ in stream:  # (stream.events() would add a generator step per message)
+                    event = stream.current_event
+                    await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)
+        except Exception as exc:  # faust would restart the agent in place: exit, a supervisor restarts us
+            die("the windows agent", exc)
+
+    @app.agent(partials, name="driftline.merge")
+    async def merge_partials(stream):
+        try:
+            async for value in stream:  # in the stream's step: table writes need its current event
+                await merge.handle(stream.current_event.message.partition, value)
+                # Table records, points and alerts are delivered before faust acks the message.
+                await app.producer.flush()
+        except Exception as exc:
+            die("the merge agent", exc)
+
+    @app.task
+    async def limit_repeated_logs():  # once faust has set up its log handlers
+        log_limits.install()
+
+    @app.timer(interval=0.25)
+    async def close_idle_windows():
+        try:
+            await runner.tick()
+        except Exception as exc:
+            die("the window timer", exc)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        runner.forget({tp.partition for tp in revoked if tp.topic == settings.predictions_topic})
+        merge.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app, assigned, **kwargs):
+        runner.assign({tp.partition for tp in assigned if tp.topic == settings.predictions_topic})
+        merge.assigned()
+
+    return app
