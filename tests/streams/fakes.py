@@ -107,10 +107,12 @@ class Durable:
 
 
 class SimulatedWorker:
-    """One worker owning every partition of both topics, driven message by message."""
+    """A worker, driven message by message; it owns every partition of both topics unless
+    `merge_partitions` says which partials partitions it reads (the test routes predictions)."""
 
-    def __init__(self, settings, profiles, durable: Durable) -> None:
+    def __init__(self, settings, profiles, durable: Durable, merge_partitions=None) -> None:
         self.d = durable
+        self.merge_partitions = set(durable.partials.log if merge_partitions is None else merge_partitions)
         self.runner = WindowRunner(settings, profiles, durable.partials, durable.dlq, durable.checkpoints,
                                    predictions_partitions=len(durable.predictions),
                                    partials_partitions=durable.partials_partitions)
@@ -148,6 +150,8 @@ class SimulatedWorker:
 
     async def drain_merge(self) -> None:
         for mp, log in self.d.partials.log.items():
+            if mp not in self.merge_partitions:
+                continue
             while self.merge_position.get(mp, 0) < len(log):
                 offset = self.merge_position.get(mp, 0)
                 await self.merge.handle(mp, log[offset][1])
@@ -163,6 +167,17 @@ class SimulatedWorker:
         while offset < self.position.get(partition, 0) and (partition, offset) in self.stream.acked:
             offset += 1
         return offset
+
+    def revoke(self, partitions, merge_partitions) -> None:
+        """A rebalance takes partitions away: faust commits what was acknowledged, the worker
+        forgets them (its in-memory windows are lost to the new owner, who replays them)."""
+        for partition in partitions:
+            self.d.committed[partition] = self.committed(partition)
+        for mp in merge_partitions:
+            self.d.merge_committed[mp] = self.merge_position.get(mp, 0)
+        self.runner.forget(set(partitions))
+        self.merge.forget(set(merge_partitions))
+        self.merge_partitions -= set(merge_partitions)
 
     def kill(self, merge_lag: dict[int, int]) -> None:
         """kill -9: commit what faust would have, lose everything in memory."""

@@ -128,3 +128,43 @@ def test_several_kills_in_one_run():
             _close(hit.sink.points[key], point)
         ids = _alert_ids(hit)
         assert len(ids) == len(set(ids)) == len(set(_alert_ids(calm))), kills
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_partitions_revoked_mid_window_and_taken_over_give_the_undisturbed_results(seed):
+    """A second worker joins mid-stream: half of both topics' partitions move to it while their
+    windows are open; it resumes them from the checkpoints and the merge table."""
+    rng = np.random.default_rng(seed)
+    predictions = _spread(_messages(rng, 160, jitter_ms=600), 4, rng)
+    calm = asyncio.run(_run(predictions, seed=seed))
+
+    async def rebalanced(move_at: int):
+        order = np.random.default_rng(seed)
+        durable = Durable(predictions, 2)
+        first = SimulatedWorker(SETTINGS, PROFILES, durable)
+        owner = {p: first for p in predictions}
+        second = None
+        step = 0
+        while any(owner[p].pending(p) for p in predictions):
+            p = int(order.choice([q for q in predictions if owner[q].pending(q)]))
+            await owner[p].step(p)
+            step += 1
+            if step % 7 == 0:
+                for w in {id(w): w for w in owner.values()}.values():
+                    await w.tick()
+            if step == move_at:
+                first.revoke([2, 3], [1])
+                second = SimulatedWorker(SETTINGS, PROFILES, durable, merge_partitions=[1])
+                owner.update({2: second, 3: second})
+        for w in (first, second):
+            if w is not None:
+                await w.tick()
+        return durable
+
+    for move_at in range(5, 160, 9):
+        hit = asyncio.run(rebalanced(move_at))
+        assert hit.sink.points.keys() == calm.sink.points.keys(), f"moved at step {move_at}"
+        for key, point in calm.sink.points.items():
+            _close(hit.sink.points[key], point)
+        ids = _alert_ids(hit)
+        assert len(ids) == len(set(ids)) == len(set(_alert_ids(calm))), move_at
