@@ -15,7 +15,11 @@ Rules:
   started from its end offsets instead (`start_quiet`), so it reports progress and closes its
   windows by idleness like any other.
 - A message at or below the last applied offset is a second delivery (messages fetched before
-  a seek took effect): dropped.
+  a seek took effect): dropped. A message past the next expected offset means the consumer
+  skipped some (faust repositions consumers after a rebalance or table recovery, and has been
+  seen to move one forward): `Received.gap` says which, and the adapter asks the broker whether
+  they hold messages; if so it seeks back (`seek_back`), if not (transaction markers) it accepts
+  the gap (`accept_gap`).
 - A message that opens a window is held (not acknowledged) until every window it opened is
   written; the others may be acknowledged at once.
 """
@@ -48,6 +52,7 @@ class Received:
     lost: tuple[int, int] | None = None  # offsets no longer in Kafka (retention), first and last
     replay_begins: int = 0  # the first message after a seek: 1 + messages dropped before it
     seek_again: bool = False  # the consumer was repositioned before the seek's target came: seek again
+    gap: tuple[int, int] | None = None  # offsets skipped before this message (not applied): first, last
 
 
 @dataclass
@@ -118,6 +123,14 @@ class PartitionProcessor:
         lost = processor._seek_exactly(saved, low, end)
         return processor, Start(seek_to=processor.seeking_from, resumed=saved, lost=lost)
 
+    def seek_back(self, target: int, seen: int) -> None:
+        """After a gap that holds messages: only `target` begins the replay again."""
+        self.seeking_from, self.seek_exact, self._reset_mark, self._dropped = target, True, seen, 0
+
+    def accept_gap(self, last: int) -> None:
+        """A gap without messages (transaction markers): the next message follows it."""
+        self.windows.last_offset = max(self.windows.last_offset, last)
+
     @property
     def held(self) -> frozenset[int]:
         return frozenset(self._refs)
@@ -141,6 +154,9 @@ class PartitionProcessor:
         if offset < self.windows.skip_before_offset or offset <= self.windows.last_offset:
             self.windows.next_offset = max(self.windows.next_offset, offset + 1)
             return Received(applied=False, replay_begins=begins)
+        expected = max(self.windows.last_offset, self.windows.skip_before_offset - 1) + 1
+        if offset > expected and not begins:
+            return Received(applied=False, gap=(expected, offset - 1))
         opened, dropped = self.windows.add(events, offset=offset, wall_ms=wall_ms)
         releasable = self._release(dropped)
         if opened:

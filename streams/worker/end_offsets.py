@@ -8,6 +8,7 @@ fails, nothing is confirmed, and no window closes by wall clock.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
@@ -19,8 +20,10 @@ class EndOffsets:
     def __init__(self, settings: Settings, topic: str, timeout_s: float = 2.0) -> None:
         self._topic = topic
         self._timeout_s = timeout_s
-        self._consumer = Consumer({**settings.kafka_client_config(), "group.id": f"driftline-ends-{uuid.uuid4()}",
+        self._config = settings.kafka_client_config()
+        self._consumer = Consumer({**self._config, "group.id": f"driftline-ends-{uuid.uuid4()}",
                                    "enable.auto.commit": False, "log_level": 3})
+        self._probe: Consumer | None = None
 
     def read(self, partitions: list[int]) -> dict[int, tuple[int, int]]:
         """partition -> (low, end): the first offset still in Kafka and the offset the next message
@@ -28,5 +31,24 @@ class EndOffsets:
         return {p: tuple(self._consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=self._timeout_s,
                                                               cached=False)) for p in partitions}
 
+    def holds_messages(self, partition: int, first: int, last: int, timeout_s: float = 5.0) -> bool:
+        """Whether offsets first..last hold a message (not only transaction markers). A consumer
+        of its own (one look at a time each); when the broker does not answer, assume they do."""
+        if self._probe is None:
+            self._probe = Consumer({**self._config, "group.id": f"driftline-gaps-{uuid.uuid4()}",
+                                    "enable.auto.commit": False, "log_level": 3})
+        self._probe.assign([TopicPartition(self._topic, partition, first)])
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                msg = self._probe.poll(0.2)
+                if msg is not None and msg.error() is None:
+                    return msg.offset() <= last
+            return True
+        finally:
+            self._probe.unassign()
+
     def close(self) -> None:
         self._consumer.close()
+        if self._probe is not None:
+            self._probe.close()

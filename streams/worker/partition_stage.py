@@ -100,6 +100,11 @@ class WindowRunner:
             await self._started(partition, epoch, processor, start, offset)
             return processor, start
 
+    async def _gap_holds_messages(self, partition: int, first: int, last: int) -> bool:
+        if self.end_offsets is None:
+            return True
+        return await asyncio.to_thread(self.end_offsets.holds_messages, partition, first, last)
+
     async def _low(self, partition: int) -> int | None:
         """The partition's first offset still in Kafka (None when the broker does not say)."""
         if self.end_offsets is None:
@@ -172,15 +177,20 @@ class WindowRunner:
                     await self.stream.ack(event)
                 return
         valid = decoded.valid
-        try:
-            received = processor.receive(message.offset, valid, time.time() * 1000)
-            if received.applied and self.settings.adwin_delta > 0 and len(valid):
-                await self._observe(partition, valid)
-        except Exception as exc:  # one message the windows cannot take: to the DLQ, and go on
-            log.error("partition %d offset %d: cannot apply the message (%s: %s); sent to the DLQ",
-                      partition, message.offset, type(exc).__name__, exc)
-            await self._dead_letter(event, message.value or b"", f"unprocessable: {type(exc).__name__}: {exc}")
-            received = Received(applied=True)
+        received = await self._apply(processor, event, valid)
+        if received.gap is not None:
+            if await self._gap_holds_messages(partition, *received.gap):
+                first, last = received.gap
+                log.warning("partition %d: the consumer skipped offsets %d-%d (faust repositioned it); seeking back "
+                            "to %d", partition, first, last, first)
+                processor.seek_back(first, message.offset)
+                await self.seek(partition, first)
+                self.seeks[partition] = (first, time.monotonic())
+                if owns_ref:
+                    await self.stream.ack(event)
+                return
+            processor.accept_gap(received.gap[1])  # transaction markers: nothing was skipped
+            received = await self._apply(processor, event, valid)
         if received.seek_again:
             target = processor.seeking_from
             log.warning("partition %d: the consumer was repositioned to offset %d before the seek back to %d took "
@@ -207,6 +217,19 @@ class WindowRunner:
             await self.stream.ack(event)
         if received.applied and processor.windows.due_by_watermark():  # idle closes are the timer's
             await self.close_due(partition, processor.windows)
+
+    async def _apply(self, processor: PartitionProcessor, event, valid) -> Received:
+        message = event.message
+        try:
+            received = processor.receive(message.offset, valid, time.time() * 1000)
+            if received.applied and self.settings.adwin_delta > 0 and len(valid):
+                await self._observe(message.partition, valid)
+            return received
+        except Exception as exc:  # one message the windows cannot take: to the DLQ, and go on
+            log.error("partition %d offset %d: cannot apply the message (%s: %s); sent to the DLQ",
+                      message.partition, message.offset, type(exc).__name__, exc)
+            await self._dead_letter(event, message.value or b"", f"unprocessable: {type(exc).__name__}: {exc}")
+            return Received(applied=True)
 
     async def _dead_letter(self, event, value: bytes, reason: str) -> None:
         message = event.message

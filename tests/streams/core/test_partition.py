@@ -34,7 +34,9 @@ def test_a_consumer_past_the_replay_base_is_sought_back_and_what_it_read_before_
     assert not processor.receive(59, [_ev(10)], 0).applied  # fetched before the seek: comes again
     first = processor.receive(40, [_ev(10)], 0)
     assert first.applied and first.hold and first.lost is None
-    assert processor.receive(58, [_ev(20)], 0).applied  # now in order
+    for offset in range(41, 58):
+        assert processor.receive(offset, [_ev(15)], 0).applied  # now in order
+    assert processor.receive(58, [_ev(20)], 0).applied
 
 
 def test_a_replay_base_gone_from_kafka_is_reported_with_the_lost_offsets():
@@ -152,3 +154,22 @@ def test_a_base_gone_from_kafka_is_known_up_front_when_the_low_offset_is():
     processor, start = PartitionProcessor.start(0, _windows(), 58, PartitionCheckpoint(40, None, 0), low=50)
     assert start.seek_to == 50 and start.lost == (40, 49)
     assert processor.receive(50, [_ev(10)], 0).applied
+
+
+def test_a_consumer_that_skips_offsets_is_seen_and_sought_back():
+    processor, _ = PartitionProcessor.start(0, _windows(), 426, PartitionCheckpoint(426, None, 0), low=0)
+    assert processor.receive(426, [_ev(10)], 0).applied
+    jumped = processor.receive(482, [_ev(20)], 0)  # faust moved the consumer forward
+    assert not jumped.applied and jumped.gap == (427, 481)
+    processor.seek_back(427, 482)
+    assert not processor.receive(483, [_ev(20)], 0).applied  # fetched before the seek
+    assert processor.receive(427, [_ev(11)], 0).applied
+    assert processor.receive(428, [_ev(12)], 0).applied
+
+
+def test_a_gap_of_transaction_markers_is_accepted():
+    processor, _ = PartitionProcessor.start(0, _windows(), 0, None)
+    assert processor.receive(0, [_ev(10)], 0).applied
+    assert processor.receive(2, [_ev(10)], 0).gap == (1, 1)
+    processor.accept_gap(1)
+    assert processor.receive(2, [_ev(10)], 0).applied
