@@ -274,26 +274,32 @@ class PartitionWindows:
 
     def _close_limit(self, wall_ms: float, topic_watermark_ms: int | None = None,
                      topic_progress_ms: int | None = None) -> tuple[int, str] | None:
-        """The new closed-until bound and what moved it, or None when nothing new can close."""
+        """The new closed-until bound and what moved it, or None when nothing new can close.
+
+        The watermark and the siblings (topic watermark, topic progress) move the bound itself;
+        the wall clock only closes the open windows it makes due, and the bound moves to their
+        end, not to the clock: traffic with older event times that comes after a pause still
+        lands in its windows instead of being late."""
         if self._replay:  # replaying: closes come from the saved decisions, at their offsets
             return None
-        limit = None
+        limit, closed_by = None, "watermark"
         if self.watermark_ms is not None:
             # Largest window end E with E + lateness <= watermark (ends are multiples of the size).
             limit = self.window_start(self.watermark_ms - self.lateness_ms)
-        closed_by = "watermark"
         # Also with no window open: the bound is this partition's progress, which the merge stage
         # waits for before it finalises any model's window (merger.py).
         if self.may_follow(wall_ms):
-            candidates = ([self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)]
-                          if self.windows and self.idle(wall_ms) else [])
+            candidates = []
             if topic_watermark_ms is not None:
                 candidates.append(self.window_start(topic_watermark_ms - self.lateness_ms))
             if topic_progress_ms is not None:
                 candidates.append(self.window_start(topic_progress_ms))
-            idle_limit = max(candidates, default=None)
-            if idle_limit is not None and (limit is None or idle_limit > limit):
-                limit, closed_by = idle_limit, "idle"
+            if self.windows and self.idle(wall_ms):
+                clock = self.window_start(int(wall_ms) - self.lateness_ms - self.idle_grace_ms)
+                candidates.append(max((w.end_ms for w in self.windows.values() if w.end_ms <= clock), default=0))
+            followed = max(candidates, default=None)
+            if followed is not None and (limit is None or followed > limit):
+                limit, closed_by = followed, "idle"
         if limit is None or limit <= self.closed_until_ms:
             return None  # every open window ends after closed_until: nothing new can be due
         return limit, closed_by

@@ -180,3 +180,14 @@ def test_a_caught_up_partition_follows_at_once_but_waits_the_grace_after_a_broke
     pw.confirm_end(3, 7_000.0)
     assert pw.has_due(7_000.0, topic_watermark_ms=10_500)  # the grace has passed since its return
     assert pw.pop_due(7_000.0, topic_watermark_ms=10_500) == [] and pw.closed_until_ms == 10_000
+
+
+def test_an_idle_close_moves_the_bound_to_the_windows_it_closed_not_to_the_clock():
+    pw = PartitionWindows(1_000, 200, 500, lambda m, v: None)
+    pw.add([_ev(t=100)], offset=0, wall_ms=1.0)
+    pw.confirm_end(1, 100_000.0)
+    pw.confirm_end(1, 100_600.0)
+    (closed,) = pw.pop_due(100_600.0)
+    assert closed.closed_by == "idle" and pw.closed_until_ms == 1_000  # not 99,000
+    opened, _ = pw.add([_ev(t=5_500)], offset=1, wall_ms=100_700.0)  # a backfill, after a pause
+    assert opened == {("m", "1", 5_000)}  # counted in its window, not late
