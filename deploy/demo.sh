@@ -8,6 +8,7 @@ BIN="$ROOT/.venv/bin"
 DEMO_DIR="${DRIFTLINE_DEMO_DIR:-$HOME/.cache/driftline/demo}"
 export DRIFTLINE_WINDOW_SECONDS="${DRIFTLINE_WINDOW_SECONDS:-20}"
 SHIFT_AFTER="${DRIFTLINE_DEMO_SHIFT_AFTER:-60}"
+SHIFT_FOR="${DRIFTLINE_DEMO_SHIFT_FOR:-$(( ${DRIFTLINE_WINDOW_SECONDS%.*} * 4 ))}"  # four windows of drift, then it is over
 pids=()
 stack_was_up=0
 deploy/stack.sh status >/dev/null 2>&1 && stack_was_up=1
@@ -37,14 +38,14 @@ pids+=($!)
 for _ in $(seq 1 120); do grep -q "Ready" "$DEMO_DIR/worker.log" 2>/dev/null && break; sleep 0.5; done
 grep -q "Ready" "$DEMO_DIR/worker.log" || { echo "the worker did not start:"; tail -20 "$DEMO_DIR/worker.log"; exit 1; }
 
-setsid bash -c "tail -n0 -F '$DEMO_DIR/worker.log' | grep --line-buffered -E 'window closed|ERROR|CRITICAL' | sed -u -E 's/^\[[0-9-]+ ([0-9:]+),[0-9]+\] \[[0-9]+\] \[[A-Z]+\] /\1  /'" &
+setsid bash -c "tail -n0 -F '$DEMO_DIR/worker.log' | grep --line-buffered -E 'window closed|incident|ERROR|CRITICAL' | sed -u -E 's/^\[[0-9-]+ ([0-9:]+),[0-9]+\] \[[0-9]+\] \[[A-Z]+\] /\1  /'" &
 pids+=($!)
 setsid "$BIN/driftline" alerts --pretty &
 pids+=($!)
 
 cat <<INFO
-== simulating two models; 'fraud' shifts its 'amount' after ${SHIFT_AFTER} s, so expect an alert
-   for the first window after that. Results go to InfluxDB:
+== simulating two models; 'fraud' shifts its 'amount' after ${SHIFT_AFTER} s for ${SHIFT_FOR} s, so
+   expect one alert for the first window after that and one 'resolved' two windows after it ends. Results go to InfluxDB:
      UI:     ${DRIFTLINE_INFLUX_URL}  (user driftline / password driftline-password)
      query:  curl -s ${DRIFTLINE_INFLUX_URL}/api/v2/query?org=${DRIFTLINE_INFLUX_ORG} \\
                -H "Authorization: Token \$DRIFTLINE_INFLUX_TOKEN" -H 'Content-Type: application/vnd.flux' \\
@@ -52,6 +53,6 @@ cat <<INFO
      alerts: ${BIN}/driftline alerts --from-beginning   (topic driftline.alerts)
    Press Ctrl-C to stop everything.
 INFO
-"$BIN/driftline" simulate --shift-after "$SHIFT_AFTER" &
+"$BIN/driftline" simulate --shift-after "$SHIFT_AFTER" --shift-for "$SHIFT_FOR" &
 pids+=($!)
 wait "${pids[-1]}"

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     drift_statistics: str = "psi,ks,js,wasserstein,chi2"
     drift_alpha: float = Field(0.05, gt=0, lt=1)
     adwin_delta: float = Field(0.002, ge=0, lt=1)  # 0 switches the per-event ADWIN watch off
+    alert_repeat_seconds: float = Field(4 * 3600, ge=0)  # an open incident's reminder (event time); 0: none
+    alert_clear_ratio: float = Field(0.8, gt=0, le=1)  # an incident clears below this share of its threshold
+    alert_clear_windows: int = Field(2, ge=1)  # ... for this many consecutive windows
     topic_prefix: str = Field("driftline", min_length=1)
     topic_partitions: int = Field(4, ge=1)  # of the predictions topic, when driftline creates it
     partials_partitions: int = Field(4, ge=1)  # of the internal partials topic and its merge table

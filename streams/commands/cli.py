@@ -106,6 +106,7 @@ def simulate(
     batch: int = typer.Option(50, help="Events per Kafka message (1 = single-event messages)."),
     shift_after: float = typer.Option(60.0, help="Seconds before one feature of 'fraud' shifts."),
     shift: float = typer.Option(1.0, help="Size of the shift, in standard deviations."),
+    shift_for: float = typer.Option(0.0, help="Seconds the shift lasts (0 = until the end)."),
     duration: float = typer.Option(0.0, help="Stop after this many seconds (0 = until interrupted)."),
     seed: int = typer.Option(1),
     reference_dir: Optional[Path] = typer.Option(None, help="Instead: write reference CSVs for both models here."),
@@ -129,13 +130,16 @@ def simulate(
     tick = max(batch / rate, 0.05)
     err.print(f"simulating models {', '.join(sim.MODELS)} at {rate:.0f} events/s each → {settings.predictions_topic}; "
               f"'fraud' shifts its 'amount' after {shift_after:.0f} s")
-    shifted = False
+    shifted = ended = False
     try:
         while duration <= 0 or time.time() - start < duration:
             elapsed = time.time() - start
             if elapsed >= shift_after and not shifted:
                 shifted = True
                 err.print(f"[yellow]{time.strftime('%H:%M:%S')} shifting 'amount' of model 'fraud' now[/]")
+            if shifted and not ended and shift_for > 0 and elapsed >= shift_after + shift_for:
+                shifted, ended = False, True
+                err.print(f"[green]{time.strftime('%H:%M:%S')} the shift of 'amount' is over[/]")
             for model in sim.MODELS:
                 s = shift if (shifted and model == "fraud") else 0.0
                 events = sim.make_events(model, sim.feature_rows(model, batch, rng, s), sim.now_ms(), rng)
@@ -202,11 +206,15 @@ def alerts(
                 continue
             try:
                 a = orjson.loads(value)
-                colour = "red" if a["severity"] == "major" else "yellow"
-                out.print(f"[bold {colour}]ALERT[/] {a['model_id']}/{a['model_version'] or '-'} "
-                          f"[bold]{a['feature']}[/] {a['statistic']}={a['value']:.3f} >= {a['threshold']} "
-                          f"({a['severity']}) window {a['window_start'][11:19]}-{a['window_end'][11:19]} UTC "
-                          f"id {a['alert_id'][:12]}")
+                resolved = a.get("status") == "resolved"
+                colour = "green" if resolved else "red" if a["severity"] == "major" else "yellow"
+                label = "RESOLVED" if resolved else {"escalated": "WORSE", "reminder": "STILL"}.get(a.get("reason"), "ALERT")
+                out.print(f"[bold {colour}]{label}[/] {a['model_id']}/{a['model_version'] or '-'} "
+                          f"[bold]{a['feature']}[/] {a['statistic']}={a['value']:.3f} "
+                          f"{'<' if resolved else '>='} {a['threshold']} ({a['severity']}) window "
+                          f"{a['window_start'][11:19]}-{a['window_end'][11:19]} UTC"
+                          + (f", {a['windows_in_incident']} windows since {a['incident_start'][11:19]}"
+                             if a.get("windows_in_incident", 1) > 1 else "") + f" id {a['alert_id'][:12]}")
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 out.print(f"[dim]unreadable alert: {value[:200]!r}[/]")
     except KeyboardInterrupt:

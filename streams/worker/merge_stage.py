@@ -30,7 +30,9 @@ from detectors.stats.registry import statistic_of
 from detectors.window import ModelWindow
 from schemas.partials import OnlineChange, PartitionProgress, WindowPartial, decode_partials_message
 from streams.kafka.alerts import recent_alert_ids
-from streams.core.findings import WindowFindings, drift_policy
+from schemas import DriftAlert
+from streams.core.findings import STATISTICS, PREDICTION, WindowFindings, drift_policy
+from streams.core.incidents import IncidentTracker, Signal, dedup_key_text
 from streams.core.merger import FinalWindow, WindowMerger
 from streams.core.partials import ProfileFingerprints
 from streams.core.sent_alerts import SentAlerts
@@ -56,6 +58,7 @@ class MergeRunner:
         self.profile_data: dict[str, dict] = {}  # fingerprint -> profile dict, of the partials seen
         self.mergers: dict[int, WindowMerger] = {}
         self.online: dict[int, dict[tuple[str, str, str], int]] = {}  # merge partition -> last ADWIN window start
+        self.incidents: dict[int, IncidentTracker] = {}  # merge partition -> its models' open incidents
         self.sent_alerts = SentAlerts()
         self.watermarks: dict[int, int] = {}  # predictions partition -> largest event time it reported
         self.progress: dict[int, int] = {}  # predictions partition -> largest closed-until it reported
@@ -78,6 +81,7 @@ class MergeRunner:
                 self.sent_alerts.add(alert_id, window_end)
         state = {"version": 1, "finalised_until": 0, "progress": {}, "partials": [], "closed_by": []}
         online: dict[tuple[str, str, str], int] = {}
+        tracker = self.incidents[mp] = self._new_tracker()
         for raw_key, value in list(self.table.items()):
             key = orjson.loads(raw_key)
             if key[0] != mp:
@@ -93,6 +97,8 @@ class MergeRunner:
                 state["progress"][str(key[2])] = int(value)
             elif key[1] == "finalised":
                 state["finalised_until"] = int(value)
+            elif key[1] == "incident":
+                tracker.restore(tuple(key[2:6]), orjson.loads(value))
             elif key[1] == "online":
                 online[(key[2], key[3], key[4])] = int(value)
         merger = self.mergers[mp] = WindowMerger.from_state(state, self.predictions_partitions, self._restore)
@@ -112,9 +118,15 @@ class MergeRunner:
         """The furthest any predictions partition has closed its windows (by its progress)."""
         return max(self.progress.values(), default=None)
 
+    def _new_tracker(self) -> IncidentTracker:
+        s = self.settings
+        return IncidentTracker(clear_ratio=s.alert_clear_ratio, clear_windows=s.alert_clear_windows,
+                               repeat_ms=int(s.alert_repeat_seconds * 1000))
+
     def forget(self, merge_partitions) -> None:
         for mp in merge_partitions:
             self.mergers.pop(mp, None)
+            self.incidents.pop(mp, None)
             self.online.pop(mp, None)
 
     def assigned(self) -> None:
@@ -170,20 +182,56 @@ class MergeRunner:
         for f in final:
             key = f.window_id[:3]
             self._cost_ms[key] = self._cost_ms.get(key, 0.0) + merged_ms
-        await self._write(final)
+        await self._write(mp, final)
         for f in final:
             for partition in f.partitions_seen:
                 self.table.pop(_key(mp, "partial", *f.window_id, partition), None)
         self.table[_key(mp, "finalised")] = str(merger.finalised_until_ms)
 
-    async def _write(self, final: list[FinalWindow]) -> None:
+    async def _write(self, mp: int, final: list[FinalWindow]) -> None:
         findings = [WindowFindings(ClosedWindow(*f.window_id, f.window, -1, f.closed_by), self.settings, self.policy)
                     for f in final]
         await self.sink.write(findings)
-        for f, found in zip(final, findings):
-            for alert in found.alerts:
-                await self._send_alert(alert)
+        tracker = self.incidents.setdefault(mp, self._new_tracker())
+        for f, found in zip(final, findings):  # oldest first: the incidents' order of events
+            await self._incident_events(mp, tracker, found)
             _log_final(f, found, self._cost_ms.pop(f.window_id[:3], 0.0))
+
+    async def _incident_events(self, mp: int, tracker: IncidentTracker, found: WindowFindings) -> None:
+        """The window's drift verdicts into incidents (incidents.py): alerts only when one opens,
+        escalates, reminds or resolves; the incidents' state is saved in the table."""
+        w, snap = found.window, found.snapshot
+        signals = [Signal(a.feature, "drift", a.statistic, a.value, a.threshold, a.severity) for a in found.alerts]
+        values = {}
+        names = ["psi", *self.settings.statistic_names]
+        for feature, stats in snap["features"].items():
+            for name in names:
+                key = STATISTICS[name].effect_key
+                if key in stats and stats[key] == stats[key]:
+                    values[(feature, name)] = float(stats[key])
+        prediction = snap.get("prediction")
+        if prediction and prediction["psi"] == prediction["psi"]:
+            values[(PREDICTION, "psi")] = float(prediction["psi"])
+        touched = {(w.model_id, w.model_version, s.feature, s.family) for s in signals}
+        touched |= {k for k in tracker.open if k[:2] == (w.model_id, w.model_version)}
+        for event in tracker.observe(w.model_id, w.model_version, w.start_ms, w.end_ms, signals, values):
+            model_id, version, feature, _ = event.dedup_key
+            await self._send_alert(DriftAlert.for_incident(
+                alert_id=event.alert_id, model_id=model_id, model_version=version, window_start=event.window_start_ms,
+                window_end=event.window_end_ms, feature=feature, statistic=event.statistic, value=event.value,
+                threshold=event.threshold, severity=event.severity, status=event.status, reason=event.reason,
+                dedup_key=dedup_key_text(event.dedup_key), incident_start=event.incident_start_ms,
+                windows_in_incident=event.windows_in_incident))
+            log.info("incident %s %s (%s) at window %s: %s=%.3f", dedup_key_text(event.dedup_key), event.status,
+                     event.reason, time.strftime("%H:%M:%S", time.gmtime(event.window_start_ms / 1000)),
+                     event.statistic, event.value)
+        for key in touched:
+            state = tracker.incident_state(key)
+            table_key = _key(mp, "incident", *key)
+            if state is None:
+                self.table.pop(table_key, None)
+            else:
+                self.table[table_key] = orjson.dumps(state).decode()
 
     async def _online(self, mp: int, change: OnlineChange) -> None:
         alert = change.alert
