@@ -134,7 +134,7 @@ def simulate(
     try:
         while duration <= 0 or time.time() - start < duration:
             elapsed = time.time() - start
-            if elapsed >= shift_after and not shifted:
+            if elapsed >= shift_after and not shifted and not ended:
                 shifted = True
                 err.print(f"[yellow]{time.strftime('%H:%M:%S')} shifting 'amount' of model 'fraud' now[/]")
             if shifted and not ended and shift_for > 0 and elapsed >= shift_after + shift_for:
