@@ -46,13 +46,17 @@ class WindowFindings:
 
     @cached_property
     def alerts(self) -> list[DriftAlert]:
-        """One alert per drifting feature: PSI at or above its threshold (statistic "psi"), else a
-        drift verdict of the policy (statistic = the effect that decided it)."""
+        """One alert per drifting feature: PSI at or above its threshold (statistic "psi") where
+        the feature's test is significant too (BH across the window's features, like every
+        verdict: a window of one row can have any PSI), else a drift verdict of the policy
+        (statistic = the effect that decided it)."""
         w, s = self.window, self.settings
         out = []
         for feature, snap in self.snapshot["features"].items():
             value, statistic, threshold, major = snap["psi"], "psi", s.psi_threshold, s.psi_major_threshold
-            if math.isnan(value) or value < threshold:
+            verdict = self.verdicts.get(feature)
+            significant = verdict is None or verdict.qvalue is None or verdict.qvalue <= self.policy.alpha
+            if math.isnan(value) or value < threshold or not significant:
                 verdict = self.verdicts.get(feature)
                 if verdict is None or not verdict.drifted or verdict.metric is None:
                     continue
@@ -62,7 +66,9 @@ class WindowFindings:
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
                 feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
         prediction = self.snapshot.get("prediction")
-        if prediction and not math.isnan(prediction["psi"]) and prediction["psi"] >= s.psi_threshold:
+        p_value = None if not prediction else prediction.get("ks_p", prediction.get("chi2_p"))
+        significant = p_value is None or p_value != p_value or p_value <= self.policy.alpha
+        if prediction and not math.isnan(prediction["psi"]) and prediction["psi"] >= s.psi_threshold and significant:
             out.append(DriftAlert.for_window(
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
                 feature=PREDICTION, statistic="psi", value=prediction["psi"], threshold=s.psi_threshold,

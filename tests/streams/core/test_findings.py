@@ -82,3 +82,20 @@ def test_every_feature_drift_field_is_declared_by_a_registered_statistic():
     declared = {f for spec in window_statistics().values() for f in spec.fields}
     assert written - {"missing_share", "drift", "severity"} == declared, lines
     assert dict(DEFAULT_THRESHOLDS) == {s.effect_key: s.thresholds for s in window_statistics().values() if s.thresholds}
+
+
+def test_a_high_psi_without_significance_is_no_alert():
+    """A window of one row drawn from the reference has a huge PSI and nothing significant."""
+    import numpy as np
+
+    from detectors import build_profile
+    from detectors.window import ModelWindow
+    from streams.core.findings import WindowFindings, drift_policy
+    from streams.core.windowing import ClosedWindow
+    from streams.settings import Settings
+
+    settings = Settings(_env_file=None)
+    window = ModelWindow(build_profile({"x": [float(v) for v in range(1000)]}))
+    window.update({"x": np.array([500.0])}, latencies_ms=np.array([1.0]), events=1)
+    found = WindowFindings(ClosedWindow("m", "1", 0, 1000, window, 0, "watermark"), settings, drift_policy(settings))
+    assert found.snapshot["features"]["x"]["psi"] > 1 and found.alerts == []
