@@ -40,7 +40,7 @@ def check_files(reference: Path, current: Path, *, by: str | None, settings: Set
                 exclude: tuple[str, ...] = ()) -> Iterator[CheckRow]:
     skip = set(exclude) | ({by} if by else set())
     profile = build_profile(read_columns(reference, exclude=skip), bins=bins)
-    columns = read_columns(current)
+    columns = read_columns(current, kinds={name: p.kind for name, p in profile.features.items()})
     if by is not None and by not in columns:
         raise DriftlineError(f"{current}: no column {by!r} to split windows by (columns: {', '.join(columns)})")
     missing = [name for name in profile.features if name not in columns]

@@ -1,4 +1,12 @@
-"""Reading reference data sets (CSV or JSON Lines of feature rows) into columns."""
+"""Reading data sets (CSV or JSON Lines of feature rows) into columns.
+
+CSV cells have no type, so a CSV column is decided as a whole: numeric when every present cell
+is a number, else text (then `1`, `2` and `x` are three categories, in the reference and in the
+windows alike). A data set read against a profile takes each feature's kind from the profile
+instead: a numeric feature's text cells are type errors, a categorical feature's numbers are the
+categories they spell. Missing, in CSV: an empty cell or one of MISSING_SPELLINGS (any case);
+in JSON Lines: null or an absent key.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,21 @@ import orjson
 from streams.errors import DriftlineError
 
 
-def _csv_value(text: str) -> object:
-    if text == "":
-        return None
+MISSING_SPELLINGS = ("", "na", "n/a", "nan", "null", "none")
+
+
+def _csv_cell(text: str) -> str | None:
+    return None if text.strip().lower() in MISSING_SPELLINGS else text
+
+
+def _number(text: str) -> int | float | None:
     try:
-        return float(text) if any(c in text for c in ".eEn") else int(text)
+        return int(text)
     except ValueError:
-        return text
+        try:
+            return float(text)
+        except ValueError:
+            return None
 
 
 def _rows(path: Path) -> Iterable[dict]:
@@ -48,13 +64,15 @@ def _rows(path: Path) -> Iterable[dict]:
             if not reader.fieldnames:
                 raise DriftlineError(f"{path}: the CSV file has no header row")
             for row in reader:
-                yield {k: _csv_value(v or "") for k, v in row.items() if k is not None}
+                yield {k: _csv_cell(v or "") for k, v in row.items() if k is not None}
     else:
         raise DriftlineError(f"{path}: unknown file type {suffix!r} (use .csv, .tsv or .jsonl)")
 
 
-def read_columns(path: Path, *, exclude: Iterable[str] = ()) -> dict[str, list[object]]:
-    """Column name -> values (None where missing), in file order."""
+def read_columns(path: Path, *, exclude: Iterable[str] = (),
+                 kinds: dict[str, str] | None = None) -> dict[str, list[object]]:
+    """Column name -> values (None where missing), in file order. `kinds`: feature -> "numeric"
+    or "categorical", from a profile; CSV columns not in it are typed as a whole."""
     skip = set(exclude)
     columns: dict[str, list[object]] = {}
     n = 0
@@ -68,4 +86,18 @@ def read_columns(path: Path, *, exclude: Iterable[str] = ()) -> dict[str, list[o
         n += 1
     if n == 0:
         raise DriftlineError(f"{path}: no rows")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        for name, values in columns.items():
+            columns[name] = _typed(values, (kinds or {}).get(name))
     return columns
+
+
+def _typed(cells: list, kind: str | None) -> list:
+    if kind == "categorical":
+        return cells
+    numbers = [None if c is None else _number(c) for c in cells]
+    if kind == "numeric":  # text where a number belongs stays text: a type error, counted
+        return [c if n is None and c is not None else n for c, n in zip(cells, numbers)]
+    if all(n is not None for c, n in zip(cells, numbers) if c is not None):
+        return numbers
+    return cells
