@@ -70,7 +70,10 @@ class NumericProfile:
             raise DetectorError("a numeric reference column needs at least one value")
         edges = quantile_edges(present, bins)
         counts, missing = bin_numeric(values, edges)
+        from detectors.stats._plain import mean_std
         from detectors.stats.grid import FineGrid  # deferred: detectors.stats imports this module
+
+        moments = mean_std(present)
 
         return cls(
             grid=FineGrid.from_values(values, extra_edges=edges),
@@ -80,8 +83,8 @@ class NumericProfile:
             missing_share=missing / values.size,
             min=float(present.min()),
             max=float(present.max()),
-            mean=float(present.mean()),
-            std=float(present.std()),
+            mean=moments[0],
+            std=moments[1],
         )
 
     @property

@@ -37,7 +37,7 @@ import numpy as np
 
 from detectors.binning import bin_numeric
 from detectors.errors import DetectorError
-from detectors.stats._plain import fingerprint
+from detectors.stats._plain import fingerprint, mean_std
 
 GRID_FORMAT_VERSION = 1
 DEFAULT_CELLS = 200
@@ -96,13 +96,16 @@ class FineGrid:
         extra = np.asarray(extra_edges, dtype=np.float64)
         if not np.isfinite(extra).all():
             raise DetectorError("extra edges must be finite")
-        lo, hi, std = present.min(), present.max(), present.std()
+        lo, hi = present.min(), present.max()
+        mean, std = mean_std(present)
         if tails:
             tail = 1.0 / int(cells) / 4.0 ** np.arange(1, 40)
             tail = tail[tail * present.size >= 1.0]
             probs = np.concatenate([tail, probs, 1.0 - tail])
             if std > 0:
-                extra = np.concatenate([extra, lo - std * _EXTENSION_STDS, hi + std * _EXTENSION_STDS])
+                top = np.finfo(np.float64).max
+                extra = np.concatenate([extra, np.clip(lo - std * _EXTENSION_STDS, -top, top),
+                                        np.clip(hi + std * _EXTENSION_STDS, -top, top)])
         quantiles = np.unique(np.quantile(present, probs))
         ordered = np.sort(present)
         mass = np.searchsorted(ordered, quantiles, side="right") - np.searchsorted(ordered, quantiles, side="left")
@@ -110,7 +113,7 @@ class FineGrid:
         edges = np.unique(np.concatenate([quantiles, np.nextafter(atoms, np.inf), extra]))
         counts, missing = bin_numeric(values, edges)
         return cls(edges=tuple(map(float, edges)), counts=tuple(map(int, counts)), missing=missing,
-                   min=float(lo), max=float(hi), mean=float(present.mean()), std=float(std))
+                   min=float(lo), max=float(hi), mean=mean, std=std)
 
     @property
     def count(self) -> int:

@@ -95,3 +95,15 @@ def test_profile_round_trips_through_plain_data():
 
     again = ReferenceProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert again == profile
+
+
+def test_huge_finite_values_are_profiled_without_overflow():
+    import warnings
+
+    from detectors import build_profile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning either
+        profile = build_profile({"x": [1e300, -1e300, 1.0, 2.0]})
+    x = profile.features["x"]
+    assert x.std == pytest.approx(7.0710678118654755e299) and x.mean == pytest.approx(0.75, abs=1e-9)
