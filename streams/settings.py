@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     drift_statistics: str = "psi,ks,js,wasserstein,chi2"
     drift_alpha: float = Field(0.05, gt=0, lt=1)
     adwin_delta: float = Field(0.002, ge=0, lt=1)  # 0 switches the per-event ADWIN watch off
+    # Below this many events a window gets its statistics but no verdict: PSI's noise under no
+    # drift is about (bins - 1) / n, so at n = 100 it already reaches the 0.1 minor threshold.
+    min_window_events: int = Field(100, ge=1)
     alert_repeat_seconds: float = Field(4 * 3600, ge=0)  # an open incident's reminder (event time); 0: none
     alert_clear_ratio: float = Field(0.8, gt=0, le=1)  # an incident clears below this share of its threshold
     alert_clear_windows: int = Field(2, ge=1)  # ... for this many consecutive windows

@@ -40,9 +40,18 @@ class WindowFindings:
     def snapshot(self) -> dict:
         return self.window.state.snapshot()
 
+    @property
+    def judged(self) -> bool:
+        """Whether the window has enough events to judge (DRIFTLINE_MIN_WINDOW_EVENTS): below it
+        its statistics are written but it raises no verdict and no alert."""
+        return self.snapshot["count"] >= self.settings.min_window_events
+
     @cached_property
     def verdicts(self) -> dict[str, FeatureVerdict]:
-        return self.policy.evaluate(self.snapshot["features"])
+        verdicts = self.policy.evaluate(self.snapshot["features"])
+        if self.judged:
+            return verdicts
+        return {f: FeatureVerdict(f, False, "none", v.metric, v.effect, v.pvalue, v.qvalue) for f, v in verdicts.items()}
 
     @cached_property
     def alerts(self) -> list[DriftAlert]:
@@ -52,6 +61,8 @@ class WindowFindings:
         (statistic = the effect that decided it)."""
         w, s = self.window, self.settings
         out = []
+        if not self.judged:
+            return out
         for feature, snap in self.snapshot["features"].items():
             value, statistic, threshold, major = snap["psi"], "psi", s.psi_threshold, s.psi_major_threshold
             verdict = self.verdicts.get(feature)

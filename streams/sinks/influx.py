@@ -61,6 +61,7 @@ def _fields(point: Point, values: dict, names: dict[str, str]) -> None:
 def window_points(findings: WindowFindings) -> list[Point]:
     window, snap = findings.window, findings.snapshot
     stats = _point("window_stats", window).field("count", int(snap["count"])).field("late_count", int(snap["late_count"]))
+    stats.field("judged", int(findings.judged))  # 0: fewer events than DRIFTLINE_MIN_WINDOW_EVENTS, no verdicts
     for name, value in snap["latency"].items():
         stats.field(name, float(value))
     points = [stats]

@@ -99,3 +99,20 @@ def test_a_high_psi_without_significance_is_no_alert():
     window.update({"x": np.array([500.0])}, latencies_ms=np.array([1.0]), events=1)
     found = WindowFindings(ClosedWindow("m", "1", 0, 1000, window, 0, "watermark"), settings, drift_policy(settings))
     assert found.snapshot["features"]["x"]["psi"] > 1 and found.alerts == []
+
+
+def test_a_window_too_small_to_judge_has_statistics_but_no_verdict():
+    import numpy as np
+
+    from detectors import build_profile
+    from detectors.window import ModelWindow
+    from streams.core.findings import WindowFindings, drift_policy
+    from streams.core.windowing import ClosedWindow
+    from streams.settings import Settings
+
+    settings = Settings(min_window_events=100, _env_file=None)
+    window = ModelWindow(build_profile({"x": list(np.random.default_rng(0).normal(size=2000))}))
+    window.update({"x": np.full(99, 5.0)}, latencies_ms=np.ones(99), events=99)  # far off, but 99 events
+    found = WindowFindings(ClosedWindow("m", "1", 0, 1000, window, 0, "watermark"), settings, drift_policy(settings))
+    assert not found.judged and found.alerts == [] and not any(v.drifted for v in found.verdicts.values())
+    assert found.snapshot["features"]["x"]["psi"] > 1  # the statistics are still there

@@ -18,7 +18,7 @@ from tests.streams.fakes import Durable, Profiles, SimulatedWorker
 
 W, LATENESS = 1_000, 200
 SETTINGS = Settings(window_seconds=W / 1000, allowed_lateness_seconds=LATENESS / 1000, idle_grace_seconds=10**6,
-                    adwin_delta=0, _env_file=None)
+                    adwin_delta=0, min_window_events=1, _env_file=None)
 PROFILES = Profiles({"a": build_profile({"x": list(np.random.default_rng(0).normal(size=2000))})})
 
 
