@@ -35,6 +35,7 @@ from streams.core.findings import STATISTICS, PREDICTION, WindowFindings, drift_
 from streams.core.incidents import IncidentTracker, Signal, dedup_key_text
 from streams.core.merger import FinalWindow, WindowMerger
 from streams.core.partials import ProfileFingerprints
+from streams.core.ports import MergeTable, Topic, WindowSink
 from streams.core.sent_alerts import SentAlerts
 from streams.settings import Settings
 from streams.core.windowing import ClosedWindow
@@ -47,7 +48,8 @@ def _key(*parts) -> str:
 
 
 class MergeRunner:
-    def __init__(self, settings: Settings, predictions_partitions: int, sink, alerts_topic, table) -> None:
+    def __init__(self, settings: Settings, predictions_partitions: int, sink: WindowSink, alerts_topic: Topic,
+                 table: MergeTable) -> None:
         self.settings = settings
         self.predictions_partitions = predictions_partitions
         self.sink = sink

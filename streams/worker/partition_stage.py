@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from schemas import DriftAlert
 from schemas.columnar import EventColumns
 from schemas.partials import OnlineChange, PartitionProgress, encode_partials_message
-from streams.core.checkpoint import CheckpointStore, PartitionCheckpoint
+from streams.core.checkpoint import PartitionCheckpoint
+from streams.core.ports import CheckpointStore, Topic
 from streams.core.decoding import Decoded
 from streams.core.online import OnlineWatch
 from streams.core.partials import ProfileFingerprints, partial_key, partial_of
@@ -44,7 +45,7 @@ PROGRESS_KEY = b"progress"
 class WindowRunner:
     """Per-partition windows plus the events held un-acked until their windows are handed on."""
 
-    def __init__(self, settings: Settings, profiles: ProfileStore, partials_topic, dlq_topic,
+    def __init__(self, settings: Settings, profiles: ProfileStore, partials_topic: Topic, dlq_topic: Topic,
                  checkpoints: CheckpointStore,
                  *, predictions_partitions: int, partials_partitions: int):
         self.settings = settings
