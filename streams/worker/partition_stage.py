@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Iterable
 
-from schemas import DriftAlert
-from schemas.columnar import EventColumns
-from schemas.partials import OnlineChange, PartitionProgress, encode_partials_message
+from schemas.partials import PartitionProgress, encode_partials_message
 from streams.core.checkpoint import PartitionCheckpoint
 from streams.core.ports import CheckpointStore, Topic
 from streams.core.decoding import Decoded
-from streams.core.online import OnlineWatch
+from streams.worker.online_feed import OnlineFeed
 from streams.core.partials import ProfileFingerprints, partial_key, partial_of
 from streams.core.partition import PartitionProcessor, Received, Start
 from streams.kafka.profiles import ProfileStore
@@ -38,7 +35,6 @@ log = logging.getLogger("driftline.worker")
 
 SEEK_RETRY_S = 3.0  # a seek back whose replay has not begun by then is made again
 QUIET_START_S = 1.0  # an assigned partition silent this long is started from its end offsets
-ONLINE_GROUP = 64  # one-event messages are fed to ADWIN in groups of this many (or at each tick)
 PROGRESS_KEY = b"progress"
 
 
@@ -54,8 +50,7 @@ class WindowRunner:
         self.predictions_partitions = predictions_partitions
         self.partials_partitions = partials_partitions
         self.fingerprints = ProfileFingerprints()
-        self.watches: dict[int, OnlineWatch] = {}
-        self.online_waiting: dict[int, list] = {}  # one-event messages' events not yet fed to ADWIN
+        self.online = OnlineFeed(settings, partials_topic)
         self.profiles = profiles
         self.dlq_topic = dlq_topic
         self.processors: dict[int, PartitionProcessor] = {}  # the delivery logic, per partition
@@ -224,7 +219,7 @@ class WindowRunner:
         try:
             received = processor.receive(message.offset, valid, time.time() * 1000)
             if received.applied and self.settings.adwin_delta > 0 and len(valid):
-                await self._observe(message.partition, valid)
+                await self.online.observe(message.partition, valid)
             return received
         except Exception as exc:  # one message the windows cannot take: to the DLQ, and go on
             log.error("partition %d offset %d: cannot apply the message (%s: %s); sent to the DLQ",
@@ -240,41 +235,6 @@ class WindowRunner:
             ("source_partition", str(message.partition).encode()),
             ("source_offset", str(message.offset).encode()),
         ])
-
-    async def _observe(self, partition: int, valid) -> None:
-        """ADWIN on a message's events. One-event messages are fed in groups (ONLINE_GROUP, or at
-        the next tick): per event, river's call costs more than the detection itself."""
-        if isinstance(valid, EventColumns):
-            await self._flush_online(partition)  # ADWIN sees events in partition order
-            await self._online_alerts(partition, valid)
-            return
-        waiting = self.online_waiting.setdefault(partition, [])
-        waiting.extend(valid)
-        if len(waiting) >= ONLINE_GROUP:
-            await self._flush_online(partition)
-
-    async def _flush_online(self, partition: int) -> None:
-        waiting = self.online_waiting.get(partition)
-        if waiting:
-            self.online_waiting[partition] = []
-            await self._online_alerts(partition, waiting)
-
-    async def _online_alerts(self, partition: int, batch) -> None:
-        """ADWIN detections go at once to the merge stage, which publishes one alert per change
-        (merge_stage.py); each is keyed to the window of the detecting event."""
-        watch = self.watches.get(partition)
-        if watch is None:
-            watch = self.watches[partition] = OnlineWatch(self.settings.adwin_delta)
-        size = self.settings.window_ms
-        for d in watch.observe(batch):
-            start = d.timestamp - d.timestamp % size
-            alert = DriftAlert.for_window(
-                model_id=d.model_id, model_version=d.model_version, window_start=start,
-                window_end=start + size, feature=d.stream, statistic="adwin", value=d.estimation,
-                threshold=d.delta, major_threshold=math.inf)
-            change = OnlineChange(partition=partition, event_id=str(d.event_id), alert=alert)
-            await self.partials_topic.send(key=partial_key(d.model_id, d.model_version),
-                                           value=encode_partials_message(change))
 
     def topic_watermark_ms(self) -> int | None:
         """The largest event time seen in any partition: ours, and the others' as their progress
@@ -345,8 +305,7 @@ class WindowRunner:
                     await self._start_quiet(partition)
                 finally:
                     self._starting.discard(partition)
-        for partition in [p for p, waiting in self.online_waiting.items() if waiting]:
-            await self._flush_online(partition)
+        await self.online.flush_all()
         for partition, pw in list(self.partitions.items()):
             await self.close_due(partition, pw)
 
@@ -402,6 +361,5 @@ class WindowRunner:
             self.ends.pop(p, None)
             self.processors.pop(p, None)
             self.seeks.pop(p, None)
-            self.watches.pop(p, None)
-            self.online_waiting.pop(p, None)
+            self.online.forget(p)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
