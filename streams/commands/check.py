@@ -14,6 +14,7 @@ from detectors.window import ModelWindow
 from streams.core.columns import float_column
 from streams.errors import DriftlineError
 from detectors.stats.registry import statistic_of
+from detectors.stats.quality import DEFAULT_QUALITY_THRESHOLDS
 from streams.core.findings import WindowFindings, drift_policy
 from streams.commands.reference_data import read_columns
 from streams.settings import Settings
@@ -82,3 +83,6 @@ def _rows(window: str, found: WindowFindings) -> Iterator[CheckRow]:
         value = None if value is None or math.isnan(value) else float(value)
         threshold = found.policy.thresholds.get(metric, (found.settings.psi_threshold,))[0]
         yield CheckRow(window, feature, name, value, verdict.pvalue, threshold, False, "none")
+    for q in found.quality:  # data quality, in the same shape: value = the share's rise over the reference's
+        yield CheckRow(window, q.feature, q.statistic, q.effect, q.pvalue, DEFAULT_QUALITY_THRESHOLDS[q.statistic][0],
+                       q.drifted, q.severity)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from detectors.stats import DEFAULT_THRESHOLDS, DriftPolicy, FeatureVerdict
+from detectors.stats.quality import DEFAULT_QUALITY_THRESHOLDS, QualityVerdict, quality_verdicts
 from detectors.stats.registry import statistic_of, window_statistics
 from schemas import DriftAlert
 from streams.settings import Settings
@@ -52,6 +53,26 @@ class WindowFindings:
         if self.judged:
             return verdicts
         return {f: FeatureVerdict(f, False, "none", v.metric, v.effect, v.pvalue, v.qvalue) for f, v in verdicts.items()}
+
+    @cached_property
+    def quality(self) -> list[QualityVerdict]:
+        """Data-quality verdicts against the profile (detectors/stats/quality.py); none when the
+        window is too small to judge or has no profile."""
+        profile = self.window.state.profile
+        if profile is None or not self.judged:
+            return []
+        return quality_verdicts(self.snapshot["features"], dict(profile.features), alpha=self.policy.alpha)
+
+    @cached_property
+    def quality_alerts(self) -> list[DriftAlert]:
+        """One per feature and quality statistic that fired; `value` is the rise of the share over
+        the reference's, `threshold` the minor rise."""
+        w = self.window
+        return [DriftAlert.for_window(model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms,
+                                      window_end=w.end_ms, feature=v.feature, statistic=v.statistic, value=v.effect,
+                                      threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][0],
+                                      major_threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][1])
+                for v in self.quality if v.drifted]
 
     @cached_property
     def alerts(self) -> list[DriftAlert]:

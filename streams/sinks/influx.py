@@ -72,6 +72,8 @@ def window_points(findings: WindowFindings) -> list[Point]:
         if verdict is not None:
             drift.field("drift", int(verdict.drifted)).field("severity", verdict.severity)
         quality = _point("data_quality", window, feature).field("count", int(fsnap["count"]))
+        for verdict in (v for v in findings.quality if v.feature == feature):
+            quality.field(f"{verdict.statistic}_severity", verdict.severity).field(f"{verdict.statistic}_q", verdict.qvalue)
         quality.field("type_errors", int(fsnap["type_errors"]))
         _fields(quality, fsnap, {name: name for name in _QUALITY_FIELDS})
         points += [drift, quality]

@@ -204,6 +204,8 @@ class MergeRunner:
         escalates, reminds or resolves; the incidents' state is saved in the table."""
         w, snap = found.window, found.snapshot
         signals = [Signal(a.feature, "drift", a.statistic, a.value, a.threshold, a.severity) for a in found.alerts]
+        signals += [Signal(a.feature, a.statistic, a.statistic, a.value, a.threshold, a.severity)
+                    for a in found.quality_alerts]
         values = {}
         names = ["psi", *self.settings.statistic_names]
         for feature, stats in snap["features"].items():
@@ -211,6 +213,8 @@ class MergeRunner:
                 key = STATISTICS[name].effect_key
                 if key in stats and stats[key] == stats[key]:
                     values[(feature, name)] = float(stats[key])
+        for verdict in found.quality:  # a quality incident clears on the share's rise
+            values[(verdict.feature, verdict.statistic)] = verdict.effect
         prediction = snap.get("prediction")
         if prediction and prediction["psi"] == prediction["psi"]:
             values[(PREDICTION, "psi")] = float(prediction["psi"])
