@@ -4,9 +4,8 @@ Pure Python (no faust) so it can be tested on its own. The watermark is the larg
 seen in the partition. A window [start, end) closes when the watermark passes end + allowed
 lateness, or, when the partition has nothing left to read, when the topic's watermark (the
 largest event time any partition has reported, see merge_stage.py) passes end + lateness, or
-another partition has closed it (the topic's progress): a caught-up partition holds no event
-that could still be on time, so it follows its busy siblings at once (after a broker outage only
-once the idle grace has passed, for producers to deliver what they held). An idle partition with
+another partition has closed it (the topic's progress): an idle partition holds no event that
+could still be on time, so it follows its busy siblings. An idle partition with
 open windows also closes them when the wall clock passes end + lateness + idle grace; one
 without moves by its siblings alone, never by the clock, so traffic with old event times (a
 backfill) that starts after a quiet spell is not late. Idle means nothing left to read: a fresh
@@ -178,15 +177,18 @@ class PartitionWindows:
         self.sight_lost = True
 
     def may_follow(self, wall_ms: float) -> bool:
-        """Caught up now (a fresh look found nothing left to read), and not within the idle grace
-        of a broker outage: then the partition may follow its siblings' watermark and progress at
-        once. After an outage, producers get the grace to deliver what they held, as for idleness."""
-        return (self.caught_up_since_ms is not None and wall_ms - self.end_confirmed_ms <= END_FRESH_MS
-                and not self.sight_lost
-                and (self.sight_back_ms is None or wall_ms - self.sight_back_ms >= self.idle_grace_ms))
+        """Whether the partition may follow its siblings' watermark and progress: only when idle
+        (caught up for the idle grace). Following sooner was tried and lost events: a partition
+        seen caught up a moment before the producer's next batch reached it closed windows its
+        events were still on the way to (the look and the producer race by up to a look's period,
+        and a backfill moves the siblings' watermark by minutes in that time)."""
+        return self.idle(wall_ms)
 
     def idle(self, wall_ms: float) -> bool:
-        """Nothing left to read, confirmed freshly, for at least the idle grace."""
+        """Nothing left to read, confirmed freshly, for at least the idle grace (and, after a broker
+        outage, the grace since its return)."""
+        if self.sight_lost or (self.sight_back_ms is not None and wall_ms - self.sight_back_ms < self.idle_grace_ms):
+            return False
         return (self.caught_up_since_ms is not None and wall_ms - self.end_confirmed_ms <= END_FRESH_MS
                 and wall_ms - self.caught_up_since_ms >= self.idle_grace_ms)
 

@@ -168,18 +168,21 @@ def test_an_idle_partition_follows_the_topic_watermark_instead_of_the_clock():
     assert not busy.has_due(1_600.0, topic_watermark_ms=50_250)
 
 
-def test_a_caught_up_partition_follows_at_once_but_waits_the_grace_after_a_broker_outage():
+def test_a_caught_up_partition_follows_only_once_idle_and_the_grace_restarts_after_an_outage():
     pw = PartitionWindows(1_000, 200, 5_000, lambda m, v: None)
     pw.next_offset = 3
-    pw.confirm_end(3, 1_000.0)  # caught up, no outage seen: no need to wait the grace
-    assert pw.has_due(1_000.0, topic_watermark_ms=10_500)
+    pw.confirm_end(3, 1_000.0)
+    assert not pw.has_due(1_000.0, topic_watermark_ms=10_500)  # caught up, not yet for the grace
+    pw.confirm_end(3, 3_500.0)
+    pw.confirm_end(3, 6_000.0)
+    assert pw.has_due(6_000.0, topic_watermark_ms=10_500)
     pw.lose_sight()  # the broker went away
-    pw.confirm_end(3, 2_000.0)
-    assert not pw.has_due(2_000.0, topic_watermark_ms=10_500)
-    pw.confirm_end(3, 4_500.0)
     pw.confirm_end(3, 7_000.0)
-    assert pw.has_due(7_000.0, topic_watermark_ms=10_500)  # the grace has passed since its return
-    assert pw.pop_due(7_000.0, topic_watermark_ms=10_500) == [] and pw.closed_until_ms == 10_000
+    assert not pw.has_due(7_000.0, topic_watermark_ms=10_500)
+    pw.confirm_end(3, 9_500.0)
+    pw.confirm_end(3, 12_000.0)
+    assert pw.pop_due(12_000.0, topic_watermark_ms=10_500) == [] and pw.closed_until_ms == 10_000
+
 
 
 def test_an_idle_close_moves_the_bound_to_the_windows_it_closed_not_to_the_clock():
