@@ -19,11 +19,15 @@ from detectors.psi import psi
 from detectors.stats.chi_square import chi_square_test, reference_counts
 from detectors.stats.registry import window_statistics
 from detectors.stats.sketch import BinCounts, GridHistogram
-from detectors.stats.summary import numeric_statistics
+from detectors.stats.excess import (JS_CELLS, PSI_CELLS, REFERENCE_N, WASSERSTEIN_BOUND, WASSERSTEIN_NOISE,
+                                    WINDOW_N)
+from detectors.stats.summary import categorical_sizes, numeric_statistics
 
 # The snapshot keys of the statistics read off the fine grid (as the registry declares them).
 _GRID_STATISTICS = tuple(key for spec in window_statistics().values() if spec.reference == "fine_grid"
                          for key in spec.fields.values())
+# What the threshold tests read off the grid (PSI's cells are the profile's).
+_GRID_SIZES = (REFERENCE_N, JS_CELLS, WASSERSTEIN_NOISE, WASSERSTEIN_BOUND)
 
 
 def _shares(part: int, whole: int) -> float:
@@ -108,10 +112,14 @@ class NumericWindowState:
             "out_of_range_share": _shares(self._out_of_range, present),
             "type_errors": self._type_errors,
             "bin_counts": counts.tolist(),
+            # What the threshold tests need (detectors/stats/excess.py): sizes and PSI's cells.
+            WINDOW_N: present,
+            REFERENCE_N: round(self.profile.count * (1.0 - self.profile.missing_share)),
+            PSI_CELLS: len(self.profile.shares),
         }
         if isinstance(self._bins, GridHistogram):
             stats = numeric_statistics(self._bins, psi_edges=self.profile.edges)
-            snap.update({k: stats[k] for k in _GRID_STATISTICS})
+            snap.update({k: stats[k] for k in _GRID_STATISTICS + _GRID_SIZES})
         return snap
 
 
@@ -173,6 +181,7 @@ class CategoricalWindowState:
             "unseen_share": _shares(int(counts[-1]), int(counts.sum())),
             "type_errors": self._bins.type_errors,
             "bin_counts": counts.tolist(),
+            **categorical_sizes(self.profile, int(counts.sum())),
         }
 
 

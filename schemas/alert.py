@@ -59,9 +59,10 @@ class DriftAlert(BaseModel):
         value: float,
         threshold: float,
         major_threshold: float = 0.25,
+        severity: str | None = None,
     ) -> "DriftAlert":
         """Build an alert for a window given as epoch milliseconds (an incident of one window, as
-        ADWIN's detections are)."""
+        ADWIN's detections are); `severity` is the verdict's, else read off `major_threshold`."""
         return cls(
             dedup_key="/".join([model_id, model_version or "-", feature, statistic]),
             incident_start=_rfc3339(window_start),
@@ -77,7 +78,7 @@ class DriftAlert(BaseModel):
             statistic=statistic,
             value=value,
             threshold=threshold,
-            severity="major" if value >= max(major_threshold, threshold) else "minor",
+            severity=severity or ("major" if value >= max(major_threshold, threshold) else "minor"),
         )
 
 

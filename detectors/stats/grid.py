@@ -38,6 +38,7 @@ import numpy as np
 from detectors.binning import bin_numeric
 from detectors.errors import DetectorError
 from detectors.stats._plain import fingerprint, mean_std
+from detectors.stats.excess import wasserstein_noise
 
 GRID_FORMAT_VERSION = 1
 DEFAULT_CELLS = 200
@@ -137,6 +138,11 @@ class FineGrid:
     def cdf(self) -> np.ndarray:
         """Reference CDF just below every inner edge, F(e_i-) = share of values < e_i (exact)."""
         return _readonly(np.cumsum(self.counts_array)[:-1] / self.count)
+
+    @cached_property
+    def wasserstein_noise(self) -> float:
+        """The W1/std noise constant of this reference (detectors/stats/excess.py)."""
+        return wasserstein_noise(self.edges_array, self.cdf, self.min, self.max, self.std)
 
     @cached_property
     def fingerprint(self) -> str:

@@ -12,7 +12,8 @@ GridHistogram / BinCounts per feature and read several statistics off it.
 
 A window statistic (`window`, one a drift verdict can use) also declares, here and nowhere else,
 what the worker does with it: `effect_key` and `pvalue_key` (its keys in a feature's window
-snapshot, read by the verdict policy), `thresholds` (minor, major) of its effect, and `fields`
+snapshot, read by the verdict policy), `thresholds` (minor, major) of its effect, `excess` (the
+test of "effect above a threshold" at the window's size, excess.py), and `fields`
 (InfluxDB field -> snapshot key) of the `feature_drift` measurement.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from detectors.psi import psi
 from detectors.stats.chi_square import ChiSquare, chi_square_test
+from detectors.stats.excess import js_excess, ks_excess, psi_excess, wasserstein_excess
 from detectors.stats.classification import BinaryClassificationMetrics, MulticlassMetrics
 from detectors.stats.jensen_shannon import JensenShannon, grid_js
 from detectors.stats.ks import KolmogorovSmirnov, grid_ks
@@ -59,6 +61,8 @@ class StatisticSpec:
     effect_key: str | None = None
     pvalue_key: str | None = None
     thresholds: tuple[float, float] | None = None  # (minor, major) of the effect; see policy.py for why
+    # P-value of "effect <= threshold" at the window's size: (value, threshold, statistics) -> p (excess.py)
+    excess: Callable[[float, float, Mapping[str, float]], float] | None = None
     fields: Mapping[str, str] = field(default_factory=dict)  # InfluxDB field -> snapshot key
 
 
@@ -75,20 +79,21 @@ def build_registry() -> dict[str, StatisticSpec]:
     specs = [
         StatisticSpec("psi", PSI, "numeric_or_categorical", "profile", True,
                       "Population Stability Index over the profile's bins (epsilon-smoothed)", psi,
-                      window=True, effect_key="psi", thresholds=(0.1, 0.25), fields=_fields(psi="psi")),
+                      window=True, effect_key="psi", thresholds=(0.1, 0.25), excess=psi_excess, fields=_fields(psi="psi")),
         StatisticSpec("ks", KolmogorovSmirnov, "numeric", "fine_grid", True,
                       "two-sample Kolmogorov-Smirnov on the fine grid, p-value and error bound", grid_ks,
-                      window=True, effect_key="ks", pvalue_key="ks_pvalue", thresholds=(0.05, 0.2),
+                      window=True, effect_key="ks", pvalue_key="ks_pvalue", thresholds=(0.05, 0.2), excess=ks_excess,
                       fields=_fields(ks="ks", ks_p="ks_pvalue")),
         StatisticSpec("chi2", ChiSquare, "categorical", "categorical_profile", True,
                       "chi-square of category counts vs the reference (two-sample by default)", chi_square_test,
                       window=True, pvalue_key="chi2_pvalue", fields=_fields(chi2="chi2", chi2_p="chi2_pvalue")),
         StatisticSpec("js", JensenShannon, "numeric", "fine_grid", True,
                       "Jensen-Shannon distance on coarse bins of the fine grid", grid_js,
-                      window=True, effect_key="js", thresholds=(0.05, 0.2), fields=_fields(js="js")),
+                      window=True, effect_key="js", thresholds=(0.05, 0.2), excess=js_excess, fields=_fields(js="js")),
         StatisticSpec("wasserstein", Wasserstein, "numeric", "fine_grid", True,
                       "Wasserstein-1 on the fine grid, in data units and reference std, with bound",
                       grid_wasserstein, window=True, effect_key="wasserstein_std", thresholds=(0.125, 0.5),
+                      excess=wasserstein_excess,
                       fields=_fields(wasserstein="wasserstein", wasserstein_std="wasserstein_std")),
         StatisticSpec("adwin", ADWIN, "scalar_stream", None, False, "river ADWIN with a refractory rule"),
         StatisticSpec("page_hinkley", PageHinkley, "scalar_stream", None, False,

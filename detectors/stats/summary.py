@@ -14,6 +14,7 @@ from detectors.errors import DetectorError
 from detectors.profile import CategoricalProfile
 from detectors.psi import PSI_EPSILON, psi
 from detectors.stats.chi_square import chi_square_test, reference_counts
+from detectors.stats.excess import JS_CELLS, PSI_CELLS, REFERENCE_N, WASSERSTEIN_NOISE, WINDOW_N
 from detectors.stats.grid import FineGrid
 from detectors.stats.jensen_shannon import js_distance
 from detectors.stats.ks import ks_from_counts
@@ -45,8 +46,12 @@ def batch_numeric_statistics(
     shares = np.add.reduceat(grid.counts_array, psi_groups) / grid.count
     coarse_counts = np.add.reduceat(counts, psi_groups, axis=1)
     psis = np.array([psi(shares, row, epsilon) for row in coarse_counts])
+    windows = counts.shape[0]
+    sizes = {WINDOW_N: counts.sum(axis=1), REFERENCE_N: np.full(windows, grid.count),
+             PSI_CELLS: np.full(windows, psi_groups.size), JS_CELLS: np.full(windows, coarse.size),
+             WASSERSTEIN_NOISE: np.full(windows, grid.wasserstein_noise)}
     return {**ks_from_counts(grid, counts), **wasserstein_from_counts(grid, counts, minimum, maximum),
-            "js": js, "psi": psis}
+            "js": js, "psi": psis, **sizes}
 
 
 def numeric_statistics(
@@ -97,4 +102,12 @@ def categorical_statistics(
     present = int(window.sum())
     test = chi_square_test(reference_counts(profile), window, method=method)
     return {**test, "psi": psi(np.asarray(profile.shares), window, epsilon),
-            "unseen_share": float(window[-1]) / present if present else float("nan")}
+            "unseen_share": float(window[-1]) / present if present else float("nan"),
+            **categorical_sizes(profile, present)}
+
+
+def categorical_sizes(profile: CategoricalProfile, present: int) -> dict[str, int]:
+    """What the threshold tests (excess.py) need of a categorical window: its present values,
+    the reference's, and the categories the reference holds (PSI's cells)."""
+    return {WINDOW_N: present, REFERENCE_N: round(profile.count * (1.0 - profile.missing_share)),
+            PSI_CELLS: sum(1 for share in profile.shares if share > 0)}

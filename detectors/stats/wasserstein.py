@@ -95,11 +95,13 @@ def wasserstein_from_counts(
     empty = n[..., 0] == 0
     distance = np.where(empty, np.nan, distance)
     if grid.std > 0:
-        normalised = distance / grid.std
+        normalised, bound_std = distance / grid.std, bound / grid.std
     else:
         normalised = np.where(distance == 0, 0.0, np.inf)
+        bound_std = np.where(bound == 0, 0.0, np.inf)
     return {"wasserstein": distance, "wasserstein_std": np.where(empty, np.nan, normalised),
-            "wasserstein_error_bound": np.where(empty, np.nan, bound)}
+            "wasserstein_error_bound": np.where(empty, np.nan, bound),
+            "wasserstein_std_error_bound": np.where(empty, np.nan, bound_std)}
 
 
 def grid_wasserstein(hist: GridHistogram) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,10 +24,11 @@ def drift_policy(settings: Settings) -> DriftPolicy:
     """The policy over the configured statistics (DRIFTLINE_DRIFT_STATISTICS)."""
     names = settings.statistic_names
     effects = {STATISTICS[n].effect_key for n in names} - {None}
-    pvalues = tuple(STATISTICS[n].pvalue_key for n in names if STATISTICS[n].pvalue_key is not None)
     thresholds = {k: v for k, v in DEFAULT_THRESHOLDS.items() if k in effects}
-    thresholds["psi"] = (DEFAULT_THRESHOLDS["psi"][0], settings.psi_major_threshold)
-    return DriftPolicy(alpha=settings.drift_alpha, thresholds=thresholds, pvalue_keys=pvalues)
+    # PSI is always computed (the contract's `psi` field); its thresholds are the settings'.
+    thresholds["psi"] = (settings.psi_threshold, max(settings.psi_threshold, settings.psi_major_threshold))
+    return DriftPolicy(alpha=settings.drift_alpha, thresholds=dict(sorted(
+        thresholds.items(), key=lambda kv: kv[0] != "psi")))
 
 
 @dataclass
@@ -71,38 +71,31 @@ class WindowFindings:
         return [DriftAlert.for_window(model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms,
                                       window_end=w.end_ms, feature=v.feature, statistic=v.statistic, value=v.effect,
                                       threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][0],
-                                      major_threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][1])
+                                      major_threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][1],
+                                      severity=v.severity)
                 for v in self.quality if v.drifted]
 
     @cached_property
-    def alerts(self) -> list[DriftAlert]:
-        """One alert per drifting feature: PSI at or above its threshold (statistic "psi") where
-        the feature's test is significant too (BH across the window's features, like every
-        verdict: a window of one row can have any PSI), else a drift verdict of the policy
-        (statistic = the effect that decided it)."""
-        w, s = self.window, self.settings
-        out = []
-        if not self.judged:
-            return out
-        for feature, snap in self.snapshot["features"].items():
-            value, statistic, threshold, major = snap["psi"], "psi", s.psi_threshold, s.psi_major_threshold
-            verdict = self.verdicts.get(feature)
-            significant = verdict is None or verdict.qvalue is None or verdict.qvalue <= self.policy.alpha
-            if math.isnan(value) or value < threshold or not significant:
-                verdict = self.verdicts.get(feature)
-                if verdict is None or not verdict.drifted or verdict.metric is None:
-                    continue
-                minor, major = self.policy.thresholds[verdict.metric]
-                value, statistic, threshold = verdict.effect, statistic_of(verdict.metric), minor
-            out.append(DriftAlert.for_window(
-                model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
-                feature=feature, statistic=statistic, value=value, threshold=threshold, major_threshold=major))
+    def prediction_verdict(self) -> FeatureVerdict | None:
+        """The prediction's own distribution, judged alone (its own BH family of one)."""
         prediction = self.snapshot.get("prediction")
-        p_value = None if not prediction else prediction.get("ks_p", prediction.get("chi2_p"))
-        significant = p_value is None or p_value != p_value or p_value <= self.policy.alpha
-        if prediction and not math.isnan(prediction["psi"]) and prediction["psi"] >= s.psi_threshold and significant:
+        if not prediction or not self.judged:
+            return None
+        return self.policy.evaluate({PREDICTION: prediction})[PREDICTION]
+
+    @cached_property
+    def alerts(self) -> list[DriftAlert]:
+        """One alert per drifting feature (and the prediction): the effect that decided, PSI first
+        when PSI itself is significantly above DRIFTLINE_PSI_THRESHOLD (policy.py)."""
+        w = self.window
+        found = [v for v in self.verdicts.values() if v.drifted]
+        if self.prediction_verdict is not None and self.prediction_verdict.drifted:
+            found.append(self.prediction_verdict)
+        out = []
+        for verdict in found:
+            minor, major = self.policy.thresholds[verdict.metric]
             out.append(DriftAlert.for_window(
                 model_id=w.model_id, model_version=w.model_version, window_start=w.start_ms, window_end=w.end_ms,
-                feature=PREDICTION, statistic="psi", value=prediction["psi"], threshold=s.psi_threshold,
-                major_threshold=s.psi_major_threshold))
+                feature=verdict.feature, statistic=statistic_of(verdict.metric), value=verdict.effect,
+                threshold=minor, major_threshold=major, severity=verdict.severity))
         return out

@@ -55,8 +55,10 @@ def test_unseen_categories_and_out_of_range_values_are_found_when_they_matter():
     assert not any(v.drifted for v in one)  # one odd event in a small window
 
 
-def test_a_missing_share_from_0_to_5_percent_is_found_in_its_first_2000_event_window():
+def test_a_missing_share_from_0_to_5_percent_is_found_in_its_first_2000_event_window(figures):
     rng = np.random.default_rng(6)
     profiles = {"num": _Profile("numeric", 0.0), "cat": _Profile("categorical", 0.0)}
     verdicts = {(v.feature, v.statistic): v for v in quality_verdicts(_window(rng, 2_000, 0.05), profiles)}
     assert verdicts[("num", "missing_share")].drifted and verdicts[("cat", "missing_share")].drifted
+    figures(f"missing share 0 % -> 5 %: found in its first 2,000-event window "
+            f"(q {verdicts[('num', 'missing_share')].qvalue:.1e}, {verdicts[('num', 'missing_share')].severity})")
