@@ -128,8 +128,8 @@ def wasserstein_excess(value: float, threshold: float, stats_: Mapping[str, floa
 def wasserstein_noise(edges: np.ndarray, cdf: np.ndarray, lo: float, hi: float, std: float) -> float:
     """mu = sqrt(2/pi) * integral sqrt(F (1 - F)) dx / std for the reference CDF F that is linear
     between `lo`, the inner `edges` and `hi` (its values `cdf` at the edges): the mean W1/std
-    radius of one sample of n values is mu / sqrt(n): 0.80 * 1.61 ~ 1.29 for a normal reference. Edges outside [lo, hi] (the grid's
-    empty extension cells) add nothing.
+    radius of one sample of n values is mu / sqrt(n): 0.80 * 1.61 ~ 1.29 for a normal reference.
+    Edges outside [lo, hi] (the grid's empty extension cells) add nothing.
 
     >>> x = np.linspace(-6, 6, 2001)
     >>> round(wasserstein_noise(x[1:-1], stats.norm.cdf(x[1:-1]), -6.0, 6.0, 1.0), 2)

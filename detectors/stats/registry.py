@@ -79,7 +79,8 @@ def build_registry() -> dict[str, StatisticSpec]:
     specs = [
         StatisticSpec("psi", PSI, "numeric_or_categorical", "profile", True,
                       "Population Stability Index over the profile's bins (epsilon-smoothed)", psi,
-                      window=True, effect_key="psi", thresholds=(0.1, 0.25), excess=psi_excess, fields=_fields(psi="psi")),
+                      window=True, effect_key="psi", thresholds=(0.1, 0.25), excess=psi_excess,
+                      fields=_fields(psi="psi")),
         StatisticSpec("ks", KolmogorovSmirnov, "numeric", "fine_grid", True,
                       "two-sample Kolmogorov-Smirnov on the fine grid, p-value and error bound", grid_ks,
                       window=True, effect_key="ks", pvalue_key="ks_pvalue", thresholds=(0.05, 0.2), excess=ks_excess,
