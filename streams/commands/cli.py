@@ -221,6 +221,30 @@ def alerts(
         pass
 
 
+@app.command()
+def notify(
+    alertmanager: list[str] = typer.Option([], envvar="DRIFTLINE_ALERTMANAGER_URL",
+                                          help="Alertmanager base URL (posts to /api/v2/alerts)."),
+    webhook: list[str] = typer.Option([], envvar="DRIFTLINE_NOTIFY_WEBHOOK", help="POST each alert event as JSON."),
+    exec_: list[str] = typer.Option([], "--exec", envvar="DRIFTLINE_NOTIFY_EXEC",
+                                    help="Run a command (shell) with the alert event on stdin."),
+    group: Optional[str] = typer.Option(None, help="Consumer group (default: one per set of targets)."),
+    since_hours: float = typer.Option(1.0, help="A new group starts with the alerts of the last hours."),
+    from_beginning: bool = typer.Option(False, help="A new group starts at the oldest alert kept."),
+    resend_seconds: float = typer.Option(60.0, help="Re-send open incidents to Alertmanager this often."),
+    timeout_seconds: float = typer.Option(10.0, help="Per attempt: HTTP timeout, or a command's time limit."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error"),
+) -> None:
+    """Deliver alert events to Alertmanager, webhooks or commands, at least once (until interrupted)."""
+    from streams.commands.notify import build_targets, run_notify
+
+    settings = _settings()
+    targets = build_targets(settings, alertmanager=alertmanager, webhook=webhook, commands=exec_,
+                            timeout_s=timeout_seconds, resend_s=resend_seconds)
+    run_notify(settings, targets, group=group, since_hours=since_hours, from_beginning=from_beginning,
+               resend_s=resend_seconds, log_level=log_level)
+
+
 def main() -> None:
     """The one place errors become exit codes: what the user can fix is one line and exit 2."""
     from detectors import DetectorError
