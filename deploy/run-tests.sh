@@ -8,6 +8,9 @@ cleanup() { if [[ $started == 1 ]]; then deploy/stack.sh down >&2 || true; fi; }
 trap cleanup EXIT INT TERM
 env_lines=$(deploy/stack.sh up) || { echo "stack failed to start" >&2; exit 1; }
 eval "$env_lines"
+# Alertmanager for tests/streams/test_notify.py: built once from its Go module, cached.
+DRIFTLINE_ALERTMANAGER_BIN=$(deploy/build-alertmanager.sh) || { echo "alertmanager build failed" >&2; exit 1; }
+export DRIFTLINE_ALERTMANAGER_BIN
 "$PY" -m pytest "$@"
 rc=$?
 if [[ $rc == 5 ]]; then echo "no tests were collected" >&2; fi
