@@ -4,6 +4,7 @@ Nothing else in the codebase parses raw JSON from Kafka; streams/ calls these mo
 """
 
 from schemas.alert import DriftAlert
+from schemas.labels import GroundTruth, LabelBatch
 from schemas.prediction import (
     MAX_MESSAGE_BYTES,
     MAX_NESTING,
@@ -18,6 +19,8 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_NESTING",
     "DriftAlert",
+    "GroundTruth",
+    "LabelBatch",
     "PredictionBatch",
     "PredictionEvent",
     "ProfileMessage",
