@@ -202,11 +202,16 @@ class ReferenceProfile:
     prediction: FeatureProfile | None = None
     rows: int = 0
     format_version: int = PROFILE_FORMAT_VERSION
+    # detectors.performance_profile.PerformanceProfile, when built with a label column.
+    performance: Any = None
 
     def to_dict(self) -> dict:
-        return {"format_version": self.format_version, "rows": self.rows,
-                "features": {name: p.to_dict() for name, p in self.features.items()},
-                "prediction": None if self.prediction is None else self.prediction.to_dict()}
+        out = {"format_version": self.format_version, "rows": self.rows,
+               "features": {name: p.to_dict() for name, p in self.features.items()},
+               "prediction": None if self.prediction is None else self.prediction.to_dict()}
+        if self.performance is not None:
+            out["performance"] = self.performance.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "ReferenceProfile":
@@ -216,7 +221,12 @@ class ReferenceProfile:
         try:
             features = {str(k): feature_profile_from_dict(v) for k, v in data["features"].items()}
             prediction = data.get("prediction")
-            return cls(features=features, rows=int(data.get("rows", 0)),
+            performance = data.get("performance")
+            if performance is not None:
+                from detectors.performance_profile import PerformanceProfile  # deferred: it imports stats
+
+                performance = PerformanceProfile.from_dict(performance)
+            return cls(features=features, rows=int(data.get("rows", 0)), performance=performance,
                        prediction=None if prediction is None else feature_profile_from_dict(prediction))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, DetectorError):

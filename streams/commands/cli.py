@@ -74,20 +74,42 @@ def profile_build(
     exclude: list[str] = typer.Option([], "--exclude", help="Columns that are not features (repeatable)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the profile to this JSON file."),
     publish: bool = typer.Option(False, "--publish", help="Publish to the profiles topic."),
+    label_column: Optional[str] = typer.Option(None, help="Column of true outcomes: records the baseline performance."),
+    task: str = typer.Option("classification", help="With --label-column: classification or regression."),
+    positive_class: str = typer.Option("1", help="Binary classification: the positive label (1, true or a name)."),
+    threshold: float = typer.Option(0.5, help="Binary classification: a score >= threshold predicts positive."),
 ) -> None:
     """Build a reference profile from a data set; write it and/or publish it."""
+    import dataclasses
+
     from detectors import build_profile
+    from detectors.performance_profile import build_performance_profile
     from schemas import ProfileMessage
     from streams.commands.reference_data import read_columns
 
     columns = read_columns(reference, exclude=exclude)
     prediction = columns.pop(prediction_column, None)
+    labels = None
+    if label_column is not None:
+        labels = columns.pop(label_column, None)
+        if labels is None:
+            raise DriftlineError(f"{reference}: no label column {label_column!r}")
+        if prediction is None:
+            raise DriftlineError(f"{reference}: --label-column needs the prediction column {prediction_column!r}")
     profile = build_profile(columns, bins=bins, prediction=prediction)
+    if labels is not None:
+        profile = dataclasses.replace(profile, performance=build_performance_profile(
+            prediction, labels, task=task, positive=positive_class, threshold=threshold))
     message = ProfileMessage(model_id=model, model_version=model_version, source=str(reference),
                              created_at=dt.datetime.now(dt.timezone.utc).isoformat(), profile=profile.to_dict())
     payload = message.model_dump_json().encode()
     err.print(f"profile of [bold]{message.key}[/]: {profile.rows} rows, {len(profile.features)} features "
               f"({', '.join(f'{n}:{p.kind}' for n, p in profile.features.items())})")
+    if profile.performance is not None:
+        perf = profile.performance
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in perf.baseline.items() if k != "labeled_count")
+        err.print(f"baseline performance ({perf.task}, {perf.rows} labelled rows): {shown}"
+                  + ("; CBPE calibrated" if perf.calibrator is not None else ""))
     if output is not None:
         output.write_bytes(payload)
         err.print(f"wrote {output}")

@@ -66,3 +66,25 @@ def test_orphans_duplicates_and_bad_input() -> None:
         w.update([0.1], [True, False], lags_ms=[1])
     with pytest.raises(DetectorError):
         w.merge(WindowPerformance("binary", threshold=0.3))
+
+
+def test_the_reference_performance_profile_round_trips_inside_the_profile() -> None:
+    from detectors.performance_profile import build_performance_profile
+    from detectors.profile import ReferenceProfile, build_profile
+
+    rng = np.random.default_rng(4)
+    scores = rng.random(1_000)
+    labels = ["yes" if s else "no" for s in rng.random(1_000) < scores]
+    perf = build_performance_profile(list(scores), labels, task="classification", positive="yes")
+    assert perf.task == "binary" and perf.calibrator is not None and perf.rows == 1_000
+    assert perf.baseline["auc"] == pytest.approx(skm.roc_auc_score([v == "yes" for v in labels], scores), abs=1e-9)
+    profile = build_profile({"x": list(rng.normal(size=1_000))})
+    import dataclasses
+    with_perf = dataclasses.replace(profile, performance=perf)
+    assert ReferenceProfile.from_dict(with_perf.to_dict()) == with_perf
+    regression = build_performance_profile([1.0, 2.0, 3.5], [1.0, 2.5, 3.0], task="regression")
+    assert regression.calibrator is None and regression.baseline["mae"] == pytest.approx(1 / 3)
+    with pytest.raises(DetectorError, match="no reference row"):
+        build_performance_profile([None], [1], task="classification")
+    with pytest.raises(DetectorError, match="task"):
+        build_performance_profile([0.5], [1], task="ranking")
