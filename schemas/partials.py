@@ -7,6 +7,7 @@ partition) tells stage two (the merge of a model's windows) what it closed and h
   predictions partition and its partial sent; sent to every merge partition, also by partitions
   that saw no event of a model (that is how they stop holding windows back).
 - `OnlineChange`: an ADWIN detection of one partition, for the merge stage to publish once.
+- `PerformancePartial`: a join partition's realised performance of one window (labels, #11).
 
 Internal, but versioned like every wire message: workers of two releases may share a group
 during a rolling upgrade, and a message of an unknown version is refused, not misread.
@@ -60,14 +61,31 @@ class OnlineChange(BaseModel):
     alert: DriftAlert
 
 
-PartialsMessage = Annotated[Union[WindowPartial, PartitionProgress, OnlineChange], Field(discriminator="kind")]
+class PerformancePartial(BaseModel):
+    """One join partition's cumulative performance of one (model, version, window): its labels
+    joined so far. Replaces the partition's earlier copy; the merge stage merges the partitions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["performance"] = "performance"
+    schema_version: Literal[1] = 1
+    model_id: str
+    model_version: str
+    window_start_ms: int
+    window_end_ms: int
+    join_partition: int
+    state: dict[str, Any]  # detectors.performance.WindowPerformance.to_state()
+
+
+PartialsMessage = Annotated[Union[WindowPartial, PartitionProgress, OnlineChange, PerformancePartial],
+                            Field(discriminator="kind")]
 _ADAPTER = TypeAdapter(PartialsMessage)
 
 
-def encode_partials_message(message: WindowPartial | PartitionProgress | OnlineChange) -> bytes:
+def encode_partials_message(message: WindowPartial | PartitionProgress | OnlineChange | PerformancePartial) -> bytes:
     return orjson.dumps(message.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def decode_partials_message(raw: bytes) -> WindowPartial | PartitionProgress | OnlineChange:
+def decode_partials_message(raw: bytes) -> WindowPartial | PartitionProgress | OnlineChange | PerformancePartial:
     """Raises pydantic's ValidationError or orjson's JSONDecodeError (both ValueError)."""
     return _ADAPTER.validate_python(orjson.loads(raw))

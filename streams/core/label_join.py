@@ -60,6 +60,7 @@ class Label:
     model_id: str
     value: object
     time_ms: int
+    model_version: str = ""  # as the label says (orphans are counted under it)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class LabelJoin:
 def _encode_label(label: Label) -> bytes:
     import orjson
 
-    body = orjson.dumps([label.value, label.time_ms])
+    body = orjson.dumps([label.value, label.time_ms, label.model_version])
     return struct.pack("<I", len(body)) + body
 
 
@@ -202,7 +203,7 @@ def _decode_labels(raw: bytes, event_id: str, model_id: str) -> list[Label]:
     out, at = [], 0
     while at < len(raw):
         (n,) = struct.unpack_from("<I", raw, at)
-        value, time_ms = orjson.loads(raw[at + 4:at + 4 + n])
-        out.append(Label(event_id, model_id, value, time_ms))
+        value, time_ms, version = orjson.loads(raw[at + 4:at + 4 + n])
+        out.append(Label(event_id, model_id, value, time_ms, version))
         at += 4 + n
     return out

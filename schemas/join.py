@@ -1,0 +1,77 @@
+"""Messages of the worker group's internal `<app_id>.join` topic, partitioned by the hash of
+(model id, event id) so that a prediction and its label meet in one join partition, however the
+predictions and the labels topics are keyed.
+
+- `PendingPredictions`: what the join keeps of a batch of predictions (stage one sends them as it
+  reads predictions), column-wise;
+- `RoutedLabels`: labels from `<prefix>.labels`, with where they came from (partition, offset),
+  so that a label the router sent twice after a crash is recognised as the same label.
+Versioned like every wire message (a rolling upgrade may mix releases).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal, Union
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.labels import LabelValue
+
+
+def join_partition(model_id: str, event_id: str, partitions: int) -> int:
+    """The join partition of an event (stable across processes and releases: not Python's hash).
+
+    >>> join_partition("fraud", "e1", 8) == join_partition("fraud", "e1", 8)
+    True
+    """
+    digest = hashlib.blake2b(f"{model_id}\x1f{event_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % partitions
+
+
+class PendingPredictions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["pending"] = "pending"
+    schema_version: Literal[1] = 1
+    model_id: str
+    model_version: str
+    event_ids: list[str]
+    event_times_ms: list[int]
+    window_starts_ms: list[int]
+    scores: list[float | None]  # the positive class's score or the predicted number; None: a class
+    classes: list[str | None]  # the predicted class, when the prediction is a label
+
+
+class RoutedLabel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    model_id: str
+    model_version: str = ""
+    label: LabelValue
+    time_ms: int
+
+
+class RoutedLabels(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["labels"] = "labels"
+    schema_version: Literal[1] = 1
+    source_partition: int  # of the labels topic
+    source_offset: int
+    labels: list[RoutedLabel]
+
+
+JoinMessage = Annotated[Union[PendingPredictions, RoutedLabels], Field(discriminator="kind")]
+_ADAPTER = TypeAdapter(JoinMessage)
+
+
+def encode_join_message(message: PendingPredictions | RoutedLabels) -> bytes:
+    return orjson.dumps(message.model_dump())
+
+
+def decode_join_message(raw: bytes) -> PendingPredictions | RoutedLabels:
+    """Raises pydantic's ValidationError or orjson's JSONDecodeError (both ValueError)."""
+    return _ADAPTER.validate_python(orjson.loads(raw))

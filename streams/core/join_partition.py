@@ -1,0 +1,107 @@
+"""One join partition of the label join: the join topic's messages in, the cumulative realised
+performance of every (model, version, window) it touched out. Faust-free; the adapter
+(streams/worker/join_stage.py) stores its state with the input offset, atomically, and sends
+`take_partials()` to the merge stage, which merges the join partitions' copies of a window.
+
+A window's state here is cumulative (every label of it this partition joined so far) and sent
+again whenever it changes, replacing its copy downstream: replays after a crash are idempotent.
+Routed labels carry their source (labels partition, offset); a message at or below the highest
+source offset already applied is a replay of the router's and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from detectors.performance import WindowPerformance
+from schemas.join import PendingPredictions, RoutedLabels
+from schemas.partials import PerformancePartial
+from streams.core.label_join import Duplicate, Joined, Label, LabelJoin, Orphan, PendingPrediction
+
+WindowKey = tuple[str, str, int]  # model id, model version, window start (ms)
+
+
+def infer_task(prediction: PendingPrediction, label: object) -> str:
+    """The task of a model without a performance profile, from its first joined pair."""
+    if prediction.predicted is not None:
+        return "multiclass"
+    if isinstance(label, bool) or label in (0, 1) or str(label).lower() in ("true", "false", "0", "1"):
+        return "binary" if 0.0 <= prediction.score <= 1.0 else "regression"
+    return "regression"
+
+
+@dataclass
+class JoinPartition:
+    partition: int
+    join: LabelJoin
+    window_ms: int
+    # (model, version) -> a fresh WindowPerformance for it, or None to infer the task from its labels
+    new_window: Callable[[str, str], WindowPerformance | None] = lambda model, version: None
+    states: dict[WindowKey, WindowPerformance] = field(default_factory=dict)
+    dirty: set[WindowKey] = field(default_factory=set)
+    applied: dict[int, int] = field(default_factory=dict)  # labels partition -> highest offset applied
+
+    def handle(self, message: PendingPredictions | RoutedLabels) -> None:
+        if isinstance(message, PendingPredictions):
+            horizon_start = self.join.watermark_ms - self.join.horizon_ms
+            newest = max(message.event_times_ms, default=None)
+            if newest is not None:
+                self._results(self.join.advance(newest))
+            for i, event_id in enumerate(message.event_ids):
+                if message.event_times_ms[i] < horizon_start:
+                    continue  # a replay of a prediction long expired
+                score = message.scores[i]
+                pending = PendingPrediction(message.model_version, message.window_starts_ms[i],
+                                            message.event_times_ms[i], math.nan if score is None else score,
+                                            message.classes[i])
+                self._results(self.join.add_prediction(message.model_id, event_id, pending))
+            self._expire()
+            return
+        if message.source_offset <= self.applied.get(message.source_partition, -1):
+            return
+        self.applied[message.source_partition] = message.source_offset
+        for routed in message.labels:
+            label = Label(routed.event_id, routed.model_id, routed.label, routed.time_ms, routed.model_version)
+            self._results(self.join.add_label(label))
+
+    def _state(self, key: WindowKey, prediction: PendingPrediction | None, value: object) -> WindowPerformance:
+        state = self.states.get(key)
+        if state is None:
+            state = self.new_window(key[0], key[1])
+            if state is None:
+                task = "binary" if prediction is None else infer_task(prediction, value)
+                state = WindowPerformance(task)
+            self.states[key] = state
+        self.dirty.add(key)
+        return state
+
+    def _results(self, results: list[Joined | Duplicate | Orphan]) -> None:
+        for r in results:
+            if isinstance(r, Joined):
+                p = r.prediction
+                state = self._state((r.model_id, p.model_version, p.window_start_ms), p, r.label.value)
+                guess = p.predicted if state.task == "multiclass" else p.score
+                if state.task != "multiclass" and math.isnan(p.score):
+                    continue  # a class prediction on a scored task: not scorable
+                state.update([guess], [r.label.value], lags_ms=[r.lag_ms])
+            else:
+                label = r.label
+                window = label.time_ms // self.window_ms * self.window_ms
+                state = self._state((label.model_id, label.model_version, window), None, label.value)
+                (state.add_orphans if isinstance(r, Orphan) else state.add_duplicates)(1)
+
+    def _expire(self) -> None:
+        """Windows past the horizon get no more labels: their last copy downstream stands."""
+        oldest = self.join.watermark_ms - self.join.horizon_ms
+        for key in [k for k in self.states if k[2] + self.window_ms < oldest and k not in self.dirty]:
+            del self.states[key]
+
+    def take_partials(self) -> list[PerformancePartial]:
+        """The windows changed since the last call, as messages for the merge stage."""
+        out = [PerformancePartial(model_id=k[0], model_version=k[1], window_start_ms=k[2],
+                                  window_end_ms=k[2] + self.window_ms, join_partition=self.partition,
+                                  state=self.states[k].to_state()) for k in sorted(self.dirty)]
+        self.dirty.clear()
+        return out
