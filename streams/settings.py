@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("driftline", min_length=1)
     topic_partitions: int = Field(4, ge=1)  # of the predictions topic, when driftline creates it
     partials_partitions: int = Field(4, ge=1)  # of the internal partials topic and its merge table
+    # The label join (#11): labels on <prefix>.labels meet their predictions in join partitions.
+    label_join: bool = True  # false: predictions are not kept for labels (no join topic traffic)
+    join_partitions: int = Field(4, ge=1)  # of the internal join topic
+    label_horizon_seconds: float = Field(7 * 86_400, gt=0)  # how long a prediction waits for its label
+    label_wait_seconds: float = Field(600, ge=0)  # how long a label waits for its prediction
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"
@@ -90,6 +95,19 @@ class Settings(BaseSettings):
     @property
     def alerts_topic(self) -> str:
         return f"{self.topic_prefix}.alerts"
+
+    @property
+    def labels_topic(self) -> str:
+        return f"{self.topic_prefix}.labels"
+
+    @property
+    def labels_dlq_topic(self) -> str:
+        return f"{self.topic_prefix}.labels.dlq"
+
+    @property
+    def join_topic(self) -> str:
+        """Internal: predictions and labels, partitioned by (model, event id) (schemas/join.py)."""
+        return f"{self.app_id}.join"
 
     @property
     def profiles_topic(self) -> str:

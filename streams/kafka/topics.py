@@ -39,6 +39,12 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         NewTopic(settings.partials_topic, settings.partials_partitions, 1, config=big),
         NewTopic(settings.merge_changelog_topic, settings.partials_partitions, 1,
                  config={**big, "cleanup.policy": "compact"}),
+        NewTopic(settings.labels_topic, settings.topic_partitions, 1, config=big),
+        NewTopic(settings.labels_dlq_topic, 1, 1, config=big),
+        # The join topic is the join's log: kept for the horizon and a day, so a join partition
+        # that moves to a worker without its files can rebuild.
+        NewTopic(settings.join_topic, settings.join_partitions, 1, config={
+            **big, "retention.ms": str(int((settings.label_horizon_seconds + 86_400) * 1000))}),
     ]
     missing = [t for t in wanted if t.topic not in existing]
     if missing:
