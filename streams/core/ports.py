@@ -24,6 +24,9 @@ class WindowSink(Protocol):
 
     async def write(self, findings: list[WindowFindings]) -> None: ...
 
+    async def write_performance(self, rows: list[tuple[str, str, int, dict]]) -> None:
+        """`window_performance` points: (model, version, window start, fields)."""
+
 
 MergeTable = MutableMapping[str, str]  # the merge stage's state: a faust Table, or a dict
 

@@ -45,6 +45,16 @@ def version_tag(model_version: str) -> str:
     return model_version or NO_VERSION_TAG
 
 
+def performance_point(model_id: str, model_version: str, window_start_ms: int, fields: dict) -> Point:
+    """One `window_performance` point, stamped with the window's start like every window point."""
+    point = Point("window_performance").tag("model_id", model_id).tag("model_version", version_tag(model_version))
+    for name, value in fields.items():
+        if isinstance(value, bool) or value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        point = point.field(name, int(value) if isinstance(value, int) else float(value))
+    return point.time(window_start_ms, WritePrecision.MS)
+
+
 def _point(measurement: str, window: ClosedWindow, feature: str | None = None) -> Point:
     point = (Point(measurement).tag("model_id", window.model_id).tag("model_version", version_tag(window.model_version))
              .time(window.start_ms, WritePrecision.MS))
@@ -106,11 +116,22 @@ class InfluxSink:
             raise DriftlineError(f"InfluxDB at {self._client.url}: {exc}") from exc
 
     def write_sync(self, windows: list[WindowFindings]) -> None:
-        points = [p for w in windows for p in window_points(w)]
+        self._write_points([p for w in windows for p in window_points(w)])
+
+    def _write_points(self, points: list[Point]) -> None:
         if points:
             self._write.write(bucket=self._bucket, org=self._org, record=points)
 
+    async def write_performance(self, rows: list[tuple[str, str, int, dict]], max_backoff_s: float = MAX_BACKOFF_S
+                                ) -> None:
+        """`window_performance` points: (model, version, window start, fields); retried like write()."""
+        points = [performance_point(*row) for row in rows]
+        await self._retrying(lambda: self._write_points(points), len(rows), max_backoff_s)
+
     async def write(self, windows: list[WindowFindings], max_backoff_s: float = MAX_BACKOFF_S) -> None:
+        await self._retrying(lambda: self.write_sync(windows), len(windows), max_backoff_s)
+
+    async def _retrying(self, write, count: int, max_backoff_s: float) -> None:
         """Write, retrying until InfluxDB takes it. The worker waits meanwhile (back-pressure: it
         reads nothing more, so memory stays bounded, and a stalled partition closes nothing by
         idleness); the windows stay covered by the checkpoint, so an outage delays results but
@@ -122,10 +143,10 @@ class InfluxSink:
         while True:
             try:
                 # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
-                await asyncio.to_thread(self.write_sync, windows)
+                await asyncio.to_thread(write)
                 if failures:
                     log.warning("InfluxDB write of %d window(s) succeeded after %d failed attempt(s) in %.0f s",
-                                len(windows), failures, time.monotonic() - first_failure)
+                                count, failures, time.monotonic() - first_failure)
                 return
             except Exception as exc:  # the client raises urllib3/ApiException/OSError alike
                 now = time.monotonic()
@@ -135,7 +156,7 @@ class InfluxSink:
                 if now - logged_at >= LOG_EVERY_S:
                     logged_at = now
                     log.error("InfluxDB write of %d window(s) failing (%s): %d attempt(s) in %.0f s; "
-                              "retrying every %.0f s, reading paused", len(windows), _short(exc), failures,
+                              "retrying every %.0f s, reading paused", count, _short(exc), failures,
                               now - first_failure, max_backoff_s)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_backoff_s)

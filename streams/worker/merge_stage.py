@@ -28,7 +28,8 @@ import orjson
 
 from detectors.stats.registry import statistic_of
 from detectors.window import ModelWindow
-from schemas.partials import OnlineChange, PartitionProgress, WindowPartial, decode_partials_message
+from schemas.partials import (OnlineChange, PartitionProgress, PerformancePartial, WindowPartial,
+                              decode_partials_message)
 from streams.kafka.alerts import recent_alert_ids
 from schemas import DriftAlert
 from streams.core.findings import STATISTICS, PREDICTION, WindowFindings, drift_policy
@@ -39,6 +40,7 @@ from streams.core.ports import MergeTable, Topic, WindowSink
 from streams.core.sent_alerts import SentAlerts
 from streams.settings import Settings
 from streams.core.windowing import ClosedWindow
+from streams.worker.performance_book import PerformanceBook
 
 log = logging.getLogger("driftline.merge")
 
@@ -69,6 +71,7 @@ class MergeRunner:
         # What the two stages add per window (building partials, reading and merging them; not the
         # InfluxDB write, which a single stage pays too): logged with each final window.
         self._cost_ms: dict[tuple, float] = {}
+        self.performance = PerformanceBook(table, sink, settings.window_ms, int(settings.label_horizon_seconds * 1000))
 
     def _restore(self, state: dict, fingerprint: str | None) -> ModelWindow:
         profile = None if fingerprint is None else self.fingerprints.profile(fingerprint, self.profile_data[fingerprint])
@@ -103,6 +106,8 @@ class MergeRunner:
                 tracker.restore(tuple(key[2:6]), orjson.loads(value))
             elif key[1] == "online":
                 online[(key[2], key[3], key[4])] = int(value)
+            else:
+                self.performance.restore(mp, key, value)
         merger = self.mergers[mp] = WindowMerger.from_state(state, self.predictions_partitions, self._restore)
         self.online[mp] = online
         log.info("merge partition %d: %d pending partial(s), progress from %d of %d partition(s)", mp,
@@ -130,6 +135,7 @@ class MergeRunner:
             self.mergers.pop(mp, None)
             self.incidents.pop(mp, None)
             self.online.pop(mp, None)
+        self.performance.forget(merge_partitions)
 
     def assigned(self) -> None:
         self._reload_alerts = True  # another worker may have published since we last looked
@@ -153,6 +159,8 @@ class MergeRunner:
             await self._progress(mp, merger, message)
         elif isinstance(message, OnlineChange):
             await self._online(mp, message)
+        elif isinstance(message, PerformancePartial):
+            await self.performance.partial(mp, message)
 
     def _partial(self, mp: int, merger: WindowMerger, partial: WindowPartial, raw: bytes) -> bool:
         window_id = (partial.model_id, partial.model_version, partial.window_start_ms, partial.window_end_ms)
@@ -194,6 +202,8 @@ class MergeRunner:
         findings = [WindowFindings(ClosedWindow(*f.window_id, f.window, -1, f.closed_by), self.settings, self.policy)
                     for f in final]
         await self.sink.write(findings)
+        await self.performance.finalised(mp, [(*f.window_id[:3], found.snapshot["count"])
+                                              for f, found in zip(final, findings)])
         tracker = self.incidents.setdefault(mp, self._new_tracker())
         for f, found in zip(final, findings):  # oldest first: the incidents' order of events
             await self._incident_events(mp, tracker, found)

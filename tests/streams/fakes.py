@@ -66,6 +66,7 @@ class FakeSink:
     def __init__(self) -> None:
         self.points: dict[tuple[str, str, int], dict] = {}
         self.writes: list[tuple[tuple[str, str, int], dict]] = []
+        self.performance: dict[tuple[str, str, int], dict] = {}
 
     async def write(self, findings) -> None:
         for found in findings:
@@ -77,6 +78,10 @@ class FakeSink:
             key = (w.model_id, w.model_version, w.start_ms)
             self.points[key] = value
             self.writes.append((key, value))
+
+    async def write_performance(self, rows) -> None:
+        for model, version, start, fields in rows:
+            self.performance[(model, version, start)] = fields
 
 
 class Profiles:
