@@ -1,9 +1,12 @@
-"""The faust worker: both stages wired to Kafka, and nothing else.
+"""The faust worker: its stages wired to Kafka, and nothing else.
 
 Stage one (partition_stage.py) reads `<prefix>.predictions`, keeps each partition's windows and
 hands every closed window on as a partial; stage two (merge_stage.py) reads the partials, merges
 them per (model, version, window) in a changelog-backed Table, and writes final windows to
-InfluxDB and their alerts to `<prefix>.alerts`. The delivery rules live in faust-free classes
+InfluxDB and their alerts to `<prefix>.alerts`. The label join (#11): stage one also sends what
+the join keeps of each prediction to `<app_id>.join` (pending_feed.py), the labels agent routes
+`<prefix>.labels` there (label_router.py), and the join agent (join_stage.py) joins them per join
+partition and sends each window's performance to stage two (performance_book.py). The delivery rules live in faust-free classes
 (partition.py, merger.py); this module only carries out what they return.
 """
 
@@ -19,7 +22,10 @@ from streams.worker.end_offsets import EndOffsets
 from streams.errors import DriftlineError
 from streams.worker.fatal import die
 from streams.kafka.security import faust_credentials
+from streams.worker.join_stage import JoinStage
+from streams.worker.label_router import LabelRouter
 from streams.worker.merge_stage import MergeRunner
+from streams.worker.pending_feed import PendingFeed
 from streams.worker.partition_stage import WindowRunner
 from streams.kafka.profiles import ProfileStore
 from streams.worker.read_ahead import ReadAhead
@@ -63,6 +69,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
                           KafkaCheckpoints(settings, app.topic(settings.checkpoints_topic, **raw)),
                           predictions_partitions=predictions_partitions, partials_partitions=merge_partitions)
     runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
+    join_topic = app.topic(settings.join_topic, **raw)
+    if settings.label_join:
+        runner.pending = PendingFeed(join_topic, partition_count(settings, settings.join_topic), settings.window_ms)
     # Keys and values are JSON text (faust's json codec on the changelog, which faust names
     # settings.merge_changelog_topic and reads back with the same codec when it recovers).
     table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)
@@ -112,6 +121,38 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         except Exception as exc:
             die("the merge agent", exc)
 
+    joins = JoinStage(settings, partials, profiles, EndOffsets(settings, settings.join_topic))
+    router = LabelRouter(join_topic, app.topic(settings.labels_dlq_topic, **raw),
+                         partition_count(settings, settings.join_topic))
+
+    @app.agent(app.topic(settings.labels_topic, **raw), name="driftline.labels")
+    async def route_labels(stream):
+        try:
+            async for value in stream:
+                message = stream.current_event.message
+                await router.handle(stream.current_event.key, value, message.topic, message.partition, message.offset)
+                await app.producer.flush()  # routed before faust acks (and commits) the label message
+        except Exception as exc:
+            die("the labels agent", exc)
+
+    @app.agent(join_topic, name="driftline.join")
+    async def join_labels(stream):
+        try:
+            async for value in stream:
+                message = stream.current_event.message
+                back = await joins.handle(message.partition, message.offset, value)
+                if back is not None:
+                    await app.consumer.seek_wait({TP(settings.join_topic, message.partition): back})
+        except Exception as exc:
+            die("the join agent", exc)
+
+    @app.timer(interval=1.0)
+    async def send_performance():
+        try:
+            await joins.flush()
+        except Exception as exc:
+            die("the join timer", exc)
+
     @app.task
     async def limit_repeated_logs():  # once faust has set up its log handlers
         log_limits.install()
@@ -126,6 +167,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     @app.on_partitions_revoked.connect
     async def on_revoked(app, revoked, **kwargs):
         runner.forget({tp.partition for tp in revoked if tp.topic == settings.predictions_topic})
+        joins.forget({tp.partition for tp in revoked if tp.topic == settings.join_topic})
         merge.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
 
     @app.on_partitions_assigned.connect

@@ -11,6 +11,7 @@ replaces copies, so a second copy is harmless).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class JoinRunner:
         self.core = JoinPartition(partition, join, window_ms, new_window=new_window)
         self.core.states, self.core.applied = load_windows(self.state)
         self.core.dirty = {tuple(orjson.loads(k[1:])) for k, _ in self.state.scan(b"d")}
+        self._stored = set(self.core.dirty)  # changed windows whose state and mark are stored
         self.unreadable = 0
 
     @property
@@ -57,20 +59,27 @@ class JoinRunner:
             return
         self.core.handle(message)
 
-    def commit(self, next_offset: int) -> list[PerformancePartial]:
-        """Store everything up to `next_offset` atomically; returns the partials to send."""
-        changed = set(self.core.dirty)
-        save_windows(self.state, self.core.states, self.core.applied, changed)
+    def commit(self, next_offset: int) -> None:
+        """Store everything up to `next_offset` atomically, the changed windows marked "to send"."""
+        changed = self.core.dirty - self._stored
+        save_windows(self.state, self.core.states, self.core.applied, self.core.dirty)
         for key in changed:
             self.state.put(b"d" + orjson.dumps(list(key)), b"")
+        self._stored |= changed
         self.state.put(b"m", str(self.core.join.watermark_ms).encode())
         self.state.commit(next_offset)
+
+    def take_partials(self) -> list[PerformancePartial]:
+        """The windows changed since the last call (stored by commit() first)."""
+        self._stored = set()
         return self.core.take_partials()
 
     def sent(self, partials: list[PerformancePartial]) -> None:
-        """The partials are on the broker: forget the marks."""
+        """The partials are on the broker: forget their marks (not of windows changed again since)."""
         for p in partials:
-            self.state.delete(b"d" + orjson.dumps([p.model_id, p.model_version, p.window_start_ms]))
+            key = (p.model_id, p.model_version, p.window_start_ms)
+            if key not in self.core.dirty:
+                self.state.delete(b"d" + orjson.dumps(list(key)))
         self.state.commit(self.state.offset() or 0)
 
     def close(self) -> None:
@@ -84,3 +93,73 @@ def performance_window_factory(profiles):
         performance = getattr(profile, "performance", None)
         return None if performance is None else performance.window()
     return new_window
+
+
+class JoinStage:
+    """Every join partition this worker owns; the faust agent hands it the join topic's messages."""
+
+    def __init__(self, settings, partials_topic, profiles, end_offsets) -> None:
+        self.settings = settings
+        self.partials_topic = partials_topic
+        self.new_window = performance_window_factory(profiles)
+        self.end_offsets = end_offsets  # EndOffsets of the join topic: (low, end) per partition
+        self.runners: dict[int, JoinRunner] = {}
+        self.expected: dict[int, int] = {}  # partition -> next offset to apply
+
+    def _open(self, partition: int) -> JoinRunner:
+        s = self.settings
+        runner = JoinRunner(partition, Path(s.worker_data_dir) / "join" / f"{s.join_topic}-{partition}",
+                            window_ms=s.window_ms, horizon_ms=int(s.label_horizon_seconds * 1000),
+                            wait_ms=int(s.label_wait_seconds * 1000), new_window=self.new_window)
+        self.runners[partition] = runner
+        low, _ = self.end_offsets.read([partition])[partition]
+        stored = runner.next_offset
+        if stored is not None and stored < low:
+            log.error("join partition %d: its state ends at offset %d but the join topic starts at %d (retention): "
+                      "offsets %d-%d are lost to the join", partition, stored, low, stored, low - 1)
+        self.expected[partition] = max(stored or 0, low)
+        log.info("join partition %d: %s, resuming at offset %d", partition,
+                 "state on disk" if stored is not None else "no state here, rebuilding from the join topic",
+                 self.expected[partition])
+        return runner
+
+    async def handle(self, partition: int, offset: int, raw: bytes) -> int | None:
+        """Apply one message; returns an offset to seek back to when the consumer skipped ahead."""
+        runner = self.runners.get(partition)
+        if runner is None:
+            runner = await asyncio.to_thread(self._open, partition)
+        expected = self.expected[partition]
+        if offset < expected:
+            return None  # applied before (its state is on disk)
+        if offset > expected and await asyncio.to_thread(self.end_offsets.holds_messages, partition, expected,
+                                                         offset - 1):
+            log.warning("join partition %d: the consumer is at offset %d, the state at %d; seeking back",
+                        partition, offset, expected)
+            return expected
+        runner.apply(offset, raw)
+        runner.commit(offset + 1)
+        self.expected[partition] = offset + 1
+        return None
+
+    async def flush(self) -> None:
+        """Send every changed window to the merge stage; forget the marks once Kafka has them."""
+        from schemas.partials import encode_partials_message
+        from streams.core.partials import partial_key
+
+        for partition, runner in list(self.runners.items()):
+            partials = runner.take_partials()
+            if not partials:
+                continue
+            deliveries = [await self.partials_topic.send(key=partial_key(p.model_id, p.model_version),
+                                                         value=encode_partials_message(p)) for p in partials]
+            for delivery in deliveries:
+                await delivery
+            if self.runners.get(partition) is runner:  # not revoked meanwhile (its marks stay on disk)
+                runner.sent(partials)
+
+    def forget(self, partitions) -> None:
+        for p in partitions:
+            runner = self.runners.pop(p, None)
+            self.expected.pop(p, None)
+            if runner is not None:
+                runner.close()

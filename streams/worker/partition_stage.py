@@ -70,6 +70,8 @@ class WindowRunner:
         self._starting: set[int] = set()
         self.start_locks: dict[int, asyncio.Lock] = {}  # a first message and a quiet start: one at a time
         self._look: asyncio.Task | None = None
+        self.pending = None  # PendingFeed (pending_feed.py) when the label join is on
+        self.pending_deliveries: dict[int, list] = {}  # partition -> join topic sends not yet awaited
 
     @property
     def partitions(self) -> dict[int, PartitionWindows]:
@@ -204,6 +206,11 @@ class WindowRunner:
         if received.applied:
             for reject in decoded.rejects:
                 await self._dead_letter(event, reject.value, reject.reason)
+            if self.pending is not None and len(valid):
+                sent = self.pending_deliveries.setdefault(partition, [])
+                sent.extend(await self.pending.send(valid))
+                if not received.hold:  # acked now: what the join needs of it must be on Kafka first
+                    await self._await_pending(partition)
         await self._ack(partition, received.releasable)
         if received.hold:
             self.held[(partition, message.offset)] = event
@@ -274,6 +281,7 @@ class WindowRunner:
                       window.model_version or "-", window.start_ms, window.state.count, window.closed_by)
         for delivery in deliveries:
             await delivery
+        await self._await_pending(partition)  # the checkpoint covers these events: the join has them
         if not await self._save_checkpoint(partition, epoch, pw.checkpoint()):
             return
         progress = encode_partials_message(PartitionProgress(
@@ -286,6 +294,11 @@ class WindowRunner:
         processor = self.processors.get(partition)
         if processor is not None and self.epochs.get(partition, 0) == epoch:
             await self._ack(partition, processor.closed(closed))
+
+    async def _await_pending(self, partition: int) -> None:
+        sent, self.pending_deliveries[partition] = self.pending_deliveries.get(partition, []), []
+        for delivery in sent:
+            await delivery
 
     async def _ack(self, partition: int, offsets: Iterable[int]) -> None:
         for offset in offsets:
@@ -362,4 +375,5 @@ class WindowRunner:
             self.processors.pop(p, None)
             self.seeks.pop(p, None)
             self.online.forget(p)
+            self.pending_deliveries.pop(p, None)
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}

@@ -51,7 +51,8 @@ def _run(tmp_path, topic, kill_points: dict[int, list[int]]) -> dict[tuple, dict
                 runner.close()  # killed before its commit: the overlay is gone
                 runner = _runner(tmp_path, j)
                 continue
-            partials = runner.commit(end)
+            runner.commit(end)
+            partials = runner.take_partials()
             if kills and kills[0] == end:
                 kills.pop(0)
                 runner.close()  # killed after its commit, before sending
@@ -60,7 +61,8 @@ def _run(tmp_path, topic, kill_points: dict[int, list[int]]) -> dict[tuple, dict
             for p in partials:
                 received[(p.model_id, p.model_version, p.window_start_ms, j)] = p.state
             runner.sent(partials)
-        for p in runner.commit(len(messages)):  # what a restart still owed
+        runner.commit(len(messages))
+        for p in runner.take_partials():  # what a restart still owed
             received[(p.model_id, p.model_version, p.window_start_ms, j)] = p.state
         runner.close()
     return received
