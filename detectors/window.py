@@ -38,6 +38,9 @@ class ModelWindow:
         )
         # The prediction's own distribution against the profile's prediction profile, if it has one.
         self._prediction = None if profile is None or profile.prediction is None else new_window_state(profile.prediction)
+        # CBPE's estimate of the window's performance, when the profile has a calibrator (cbpe.py).
+        performance = None if profile is None else profile.performance
+        self._estimate = None if performance is None else performance.estimator()
         self._numeric = tuple(n for n, s in self._features.items() if isinstance(s, NumericWindowState))
         self._categorical = tuple(n for n, s in self._features.items() if isinstance(s, CategoricalWindowState))
 
@@ -62,6 +65,11 @@ class ModelWindow:
         return self._features[name]
 
     @property
+    def estimates(self) -> bool:
+        """Whether update() wants the prediction scores for CBPE (`scores`)."""
+        return self._estimate is not None
+
+    @property
     def prediction_kind(self) -> str | None:
         """"numeric" or "categorical" when the prediction distribution is watched, else None."""
         return None if self._prediction is None else self._prediction.profile.kind
@@ -74,10 +82,14 @@ class ModelWindow:
         events: int,
         type_errors: Mapping[str, int] | None = None,
         predictions: np.ndarray | Sequence[object] | None = None,
+        scores: np.ndarray | None = None,
     ) -> None:
         """Add a batch of `events` events given column-wise (only the profiled features are read);
-        `predictions` (numbers, or labels for a categorical prediction profile) when watched."""
+        `predictions` (numbers, or labels for a categorical prediction profile) when watched;
+        `scores` (the predictions as numbers, NaN for labels) when `estimates`."""
         self._count += events
+        if self._estimate is not None and scores is not None:
+            self._estimate.update(scores)
         if self._prediction is not None and predictions is not None:
             self._prediction.update(predictions)
         self._latency.update(latencies_ms)
@@ -101,6 +113,8 @@ class ModelWindow:
         merged._features = {name: s.merge(other._features[name]) for name, s in self._features.items()}
         if self._prediction is not None:
             merged._prediction = self._prediction.merge(other._prediction)
+        if self._estimate is not None:
+            merged._estimate = self._estimate.merge(other._estimate)
         return merged
 
     def to_state(self) -> dict:
@@ -111,7 +125,8 @@ class ModelWindow:
         return {"format_version": STATE_FORMAT_VERSION, "count": self._count, "late_count": self._late,
                 "latency": self._latency.to_state(),
                 "features": {name: state.to_state() for name, state in self._features.items()},
-                "prediction": None if self._prediction is None else self._prediction.to_state()}
+                "prediction": None if self._prediction is None else self._prediction.to_state(),
+                "estimate": None if self._estimate is None else self._estimate.to_state()}
 
     @classmethod
     def from_state(cls, state: Mapping, profile: ReferenceProfile | None) -> "ModelWindow":
@@ -130,6 +145,10 @@ class ModelWindow:
                 if state["prediction"] is None:
                     raise DetectorError("model window state lacks the prediction its profile watches")
                 restored._prediction = window_state_from(state["prediction"], restored._prediction.profile)
+            if restored._estimate is not None and state.get("estimate") is not None:
+                e = restored._estimate
+                restored._estimate = type(e).from_state(state["estimate"], e.calibrator, threshold=e.threshold,
+                                                        decimals=e.decimals)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, DetectorError):
                 raise
@@ -137,10 +156,13 @@ class ModelWindow:
         return restored
 
     def snapshot(self) -> dict:
-        return {
+        snap = {
             "count": self._count,
             "late_count": self._late,
             "latency": self._latency.snapshot(),
             "features": {name: state.snapshot() for name, state in self._features.items()},
             "prediction": None if self._prediction is None else self._prediction.snapshot(),
         }
+        if self._estimate is not None:  # CBPE (the profile has a calibrator)
+            snap["estimated"] = self._estimate.snapshot()
+        return snap

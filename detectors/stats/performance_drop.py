@@ -22,6 +22,12 @@ from detectors.errors import DetectorError
 
 @dataclass(frozen=True)
 class PerformanceVerdict:
+    """A window's performance against the baseline.
+
+    >>> PerformanceVerdict("accuracy_drop", 0.8, 0.85, 1e-5, "minor").fired
+    True
+    """
+
     statistic: str  # "accuracy_drop" or "mae_rise"
     value: float  # the window's accuracy or MAE
     threshold: float  # baseline - margin (accuracy) or baseline x (1 + margin) (MAE)

@@ -115,7 +115,8 @@ def _apply_rows(state: ModelWindow, events: Sequence[WireEvent]) -> None:
     for name in state.categorical_features:
         columns[name] = categorical_column(features, name)
     state.update(columns, latencies_ms=latency_column(events), events=len(events), type_errors=type_errors,
-                 predictions=prediction_column(events, state.prediction_kind))
+                 predictions=prediction_column(events, state.prediction_kind),
+                 scores=prediction_column(events, "numeric") if state.estimates else None)
 
 
 def apply_columns(state: ModelWindow, batch: EventColumns) -> None:
@@ -139,7 +140,8 @@ def apply_columns(state: ModelWindow, batch: EventColumns) -> None:
             columns[name] = CodedLabels(f.labels.codes, f.labels.uniques, missing=rows - f.numbers - f.strings,
                                         type_errors=f.numbers)
     state.update(columns, latencies_ms=batch.latency_ms, events=rows, type_errors=type_errors,
-                 predictions=_column_predictions(batch, state.prediction_kind))
+                 predictions=_column_predictions(batch, state.prediction_kind),
+                 scores=batch.scores if state.estimates else None)
 
 
 def _column_predictions(batch: EventColumns, kind: str | None) -> np.ndarray | CodedLabels | list | None:

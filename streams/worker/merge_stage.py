@@ -202,7 +202,7 @@ class MergeRunner:
         findings = [WindowFindings(ClosedWindow(*f.window_id, f.window, -1, f.closed_by), self.settings, self.policy)
                     for f in final]
         await self.sink.write(findings)
-        await self.performance.finalised(mp, [(*f.window_id[:3], found.snapshot["count"])
+        await self.performance.finalised(mp, [(*f.window_id[:3], found.snapshot["count"], found.snapshot.get("estimated"))
                                               for f, found in zip(final, findings)])
         tracker = self.incidents.setdefault(mp, self._new_tracker())
         for f, found in zip(final, findings):  # oldest first: the incidents' order of events

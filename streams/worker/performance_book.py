@@ -32,13 +32,17 @@ class PerformanceBook:
         self.horizon_ms = horizon_ms
         self.copies: dict[WindowId, dict[int, dict]] = {}  # -> join partition -> WindowPerformance state
         self.predicted: dict[WindowId, int] = {}
+        self.estimated: dict[WindowId, dict] = {}  # CBPE's estimate of the final window, when it has one
 
     def restore(self, mp: int, key: list, value: str) -> bool:
         """A table record of this book's (at a merge partition's opening); False if not one."""
         if key[1] == "performance":
             self.copies.setdefault((mp, key[2], key[3], key[4]), {})[int(key[5])] = orjson.loads(value)
         elif key[1] == "predicted":
-            self.predicted[(mp, key[2], key[3], key[4])] = int(value)
+            record = orjson.loads(value)
+            self.predicted[(mp, key[2], key[3], key[4])] = int(record["count"])
+            if record.get("estimated"):
+                self.estimated[(mp, key[2], key[3], key[4])] = record["estimated"]
         else:
             return False
         return True
@@ -47,6 +51,7 @@ class PerformanceBook:
         gone = set(merge_partitions)
         self.copies = {k: v for k, v in self.copies.items() if k[0] not in gone}
         self.predicted = {k: v for k, v in self.predicted.items() if k[0] not in gone}
+        self.estimated = {k: v for k, v in self.estimated.items() if k[0] not in gone}
 
     async def partial(self, mp: int, p: PerformancePartial) -> None:
         window = (mp, p.model_id, p.model_version, p.window_start_ms)
@@ -56,15 +61,18 @@ class PerformanceBook:
         if window in self.predicted:
             await self._write([window])
 
-    async def finalised(self, mp: int, windows: list[tuple[str, str, int, int]]) -> None:
-        """Final windows (model, version, start, prediction count): their counts recorded, and the
-        ones with labels already written. Windows past the label horizon are forgotten."""
+    async def finalised(self, mp: int, windows: list[tuple[str, str, int, int, dict | None]]) -> None:
+        """Final windows (model, version, start, prediction count, CBPE estimate or None): recorded,
+        and written when they have labels or an estimate. Windows past the horizon are forgotten."""
         written = []
-        for model, version, start, count in windows:
+        for model, version, start, count, estimated in windows:
             window = (mp, model, version, start)
             self.predicted[window] = count
-            self.table[_key(mp, "predicted", model, version, start)] = str(count)
-            if window in self.copies:
+            if estimated:
+                self.estimated[window] = estimated
+            self.table[_key(mp, "predicted", model, version, start)] = orjson.dumps(
+                {"count": count, "estimated": estimated}).decode()
+            if window in self.copies or estimated:
                 written.append(window)
         if written:
             await self._write(written)
@@ -75,6 +83,7 @@ class PerformanceBook:
     def _expire(self, mp: int, before_ms: int) -> None:
         for window in [w for w in self.predicted if w[0] == mp and w[3] < before_ms]:
             self.predicted.pop(window)
+            self.estimated.pop(window, None)
             self.table.pop(_key(mp, "predicted", *window[1:]), None)
             for jp in self.copies.pop(window, {}):
                 self.table.pop(_key(mp, "performance", *window[1:], jp), None)
@@ -92,8 +101,15 @@ class PerformanceBook:
         rows = []
         for window in windows:
             merged = self.merged(window)
-            if merged is not None:
-                _, model, version, start = window
-                rows.append((model, version, start, merged.snapshot(predicted=self.predicted[window])))
+            estimated = self.estimated.get(window, {})
+            if merged is None and not estimated:
+                continue
+            _, model, version, start = window
+            fields = {} if merged is None else merged.snapshot(predicted=self.predicted[window])
+            fields.update(estimated)
+            if "accuracy" in fields and "estimated_accuracy" in fields and fields.get("labeled_count"):
+                # What CBPE cannot see by itself: the realised accuracy's departure from its estimate.
+                fields["estimation_gap"] = fields["accuracy"] - fields["estimated_accuracy"]
+            rows.append((model, version, start, fields))
         if rows:
             await self.sink.write_performance(rows)

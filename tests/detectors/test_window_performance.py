@@ -88,3 +88,28 @@ def test_the_reference_performance_profile_round_trips_inside_the_profile() -> N
         build_performance_profile([None], [1], task="classification")
     with pytest.raises(DetectorError, match="task"):
         build_performance_profile([0.5], [1], task="ranking")
+
+
+def test_a_window_with_a_calibrated_profile_estimates_and_merges_its_estimate() -> None:
+    import dataclasses
+
+    from detectors.performance_profile import build_performance_profile
+    from detectors.profile import build_profile
+    from detectors.window import ModelWindow
+
+    rng = np.random.default_rng(8)
+    ref_scores = rng.random(5_000)
+    perf = build_performance_profile(list(ref_scores), list((rng.random(5_000) < ref_scores).astype(int)),
+                                     task="classification")
+    profile = dataclasses.replace(build_profile({"x": list(rng.normal(size=1_000))}), performance=perf)
+    scores = rng.random(3_000)
+    whole = ModelWindow(profile)
+    parts = [ModelWindow(profile) for _ in range(2)]
+    for i, chunk in enumerate(np.array_split(scores, 2)):
+        for w in (whole, parts[i]):
+            w.update({"x": rng.normal(size=chunk.size)}, latencies_ms=np.ones(chunk.size), events=chunk.size,
+                     scores=chunk)
+    merged = ModelWindow.from_state(parts[0].to_state(), profile).merge(ModelWindow.from_state(parts[1].to_state(),
+                                                                                               profile))
+    assert whole.estimates and merged.snapshot()["estimated"] == pytest.approx(whole.snapshot()["estimated"])
+    assert abs(whole.snapshot()["estimated"]["estimated_accuracy"] - 0.75) < 0.03  # uniform calibrated scores

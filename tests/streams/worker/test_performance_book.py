@@ -26,7 +26,7 @@ def test_written_when_final_rewritten_per_copy_and_recovered() -> None:
         book = PerformanceBook(table, sink, W, 7 * 86_400_000)
         await book.partial(0, _copy(0, [0.9, 0.1], [True, False]))
         assert sink.performance == {}  # not final yet: its prediction count is unknown
-        await book.finalised(0, [("m", "1", W, 10)])
+        await book.finalised(0, [("m", "1", W, 10, None)])
         assert sink.performance[("m", "1", W)]["labeled_count"] == 2
         await book.partial(0, _copy(1, [0.8], [False]))
         await book.partial(0, _copy(0, [0.9, 0.1, 0.7], [True, False, True]))  # replaces partition 0's copy
