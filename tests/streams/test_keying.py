@@ -46,8 +46,10 @@ def _single_partition(profile, events) -> dict:
 def test_one_point_per_window_whatever_the_keying(stack, start_worker, worker_env, figures, keying):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"keys-{keying}-{prefix}"
+    # ADWIN off: this test counts the window alerts (ADWIN once raised a latency change on these
+    # stationary streams; its stream-level false-alarm rate is a known open point).
     worker = start_worker(DRIFTLINE_WINDOW_SECONDS="10", DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-                          DRIFTLINE_IDLE_GRACE_SECONDS="1")
+                          DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
     profile = publish_profile(stack, f"{prefix}.profiles", model)
     time.sleep(1.0)
     rng = np.random.default_rng(len(keying))
