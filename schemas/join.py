@@ -5,7 +5,8 @@ predictions and the labels topics are keyed.
 - `PendingPredictions`: what the join keeps of a batch of predictions (stage one sends them as it
   reads predictions), column-wise;
 - `RoutedLabels`: labels from `<prefix>.labels`, with where they came from (partition, offset),
-  so that a label the router sent twice after a crash is recognised as the same label.
+  so that a label the router sent twice after a crash is recognised as the same label;
+- `JoinProgress`: how far a predictions partition has closed its windows (orphan decisions).
 Versioned like every wire message (a rolling upgrade may mix releases).
 """
 
@@ -65,14 +66,28 @@ class RoutedLabels(BaseModel):
     labels: list[RoutedLabel]
 
 
-JoinMessage = Annotated[Union[PendingPredictions, RoutedLabels], Field(discriminator="kind")]
+class JoinProgress(BaseModel):
+    """A predictions partition has closed its windows up to `closed_until_ms`: no more prediction
+    before it will come from there (a later one is late). Sent to every join partition at each
+    close, also by partitions without events; the join's orphan decisions wait for all of them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["progress"] = "progress"
+    schema_version: Literal[1] = 1
+    partition: int  # of the predictions topic
+    partitions: int  # how many the predictions topic has, as the sender sees it
+    closed_until_ms: int
+
+
+JoinMessage = Annotated[Union[PendingPredictions, RoutedLabels, JoinProgress], Field(discriminator="kind")]
 _ADAPTER = TypeAdapter(JoinMessage)
 
 
-def encode_join_message(message: PendingPredictions | RoutedLabels) -> bytes:
+def encode_join_message(message: PendingPredictions | RoutedLabels | JoinProgress) -> bytes:
     return orjson.dumps(message.model_dump())
 
 
-def decode_join_message(raw: bytes) -> PendingPredictions | RoutedLabels:
+def decode_join_message(raw: bytes) -> PendingPredictions | RoutedLabels | JoinProgress:
     """Raises pydantic's ValidationError or orjson's JSONDecodeError (both ValueError)."""
     return _ADAPTER.validate_python(orjson.loads(raw))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from detectors.performance import WindowPerformance
-from schemas.join import PendingPredictions, RoutedLabels
+from schemas.join import JoinProgress, PendingPredictions, RoutedLabels
 from schemas.partials import PerformancePartial
 from streams.core.label_join import Duplicate, Joined, Label, LabelJoin, Orphan, PendingPrediction
 
@@ -42,8 +42,17 @@ class JoinPartition:
     states: dict[WindowKey, WindowPerformance] = field(default_factory=dict)
     dirty: set[WindowKey] = field(default_factory=set)
     applied: dict[int, int] = field(default_factory=dict)  # labels partition -> highest offset applied
+    progress: dict[int, int] = field(default_factory=dict)  # predictions partition -> closed until
+    predictions_partitions: int = 0  # as the progress messages say
 
-    def handle(self, message: PendingPredictions | RoutedLabels) -> None:
+    def handle(self, message: PendingPredictions | RoutedLabels | JoinProgress) -> None:
+        if isinstance(message, JoinProgress):
+            if message.closed_until_ms > self.progress.get(message.partition, -(2**62)):
+                self.progress[message.partition] = message.closed_until_ms
+            self.predictions_partitions = message.partitions
+            if len(self.progress) >= self.predictions_partitions:
+                self._results(self.join.settle(min(self.progress.values())))
+            return
         if isinstance(message, PendingPredictions):
             horizon_start = self.join.watermark_ms - self.join.horizon_ms
             newest = max(message.event_times_ms, default=None)
@@ -86,7 +95,10 @@ class JoinPartition:
                 if state.task != "multiclass" and math.isnan(p.score):
                     continue  # a class prediction on a scored task: not scorable
                 state.update([guess], [r.label.value], lags_ms=[r.lag_ms])
-            else:
+            elif isinstance(r, Duplicate) and r.prediction is not None:  # in its prediction's window
+                p = r.prediction
+                self._state((r.label.model_id, p.model_version, p.window_start_ms), None, r.label.value).add_duplicates(1)
+            else:  # no prediction known: the window of the label's time, under the label's version
                 label = r.label
                 window = label.time_ms // self.window_ms * self.window_ms
                 state = self._state((label.model_id, label.model_version, window), None, label.value)

@@ -7,10 +7,11 @@ so that expiry drops whole buckets. Semantics:
 - a label meets its prediction: one `Joined` (the lag is label time - prediction time);
 - the first label of an event wins; a later one for the same event changes nothing and is
   counted as a duplicate (the event stays marked as labelled until the horizon);
-- a label whose prediction is not there yet waits for it while the predictions' event-time
-  watermark is below label time + the wait bound (DRIFTLINE_LABEL_WAIT_SECONDS), then it is an
-  `Orphan` ("unknown"); a label for a prediction that expired is an orphan ("past_horizon");
-- time is the predictions' event-time watermark, passed in: replays decide the same way.
+- a label whose prediction is not there yet waits for it until every predictions partition has
+  closed its windows past label time + the wait bound (DRIFTLINE_LABEL_WAIT_SECONDS; `settle`),
+  then it is an `Orphan` ("unknown"); a label for a prediction that expired is an orphan
+  ("past_horizon"); predictions expire `horizon` after the newest one seen (`advance`);
+- time is event time, passed in: replays decide the same way.
 Keys are (model id, event id); the store is a port (LabelStore), in memory here and in tests.
 """
 
@@ -83,6 +84,7 @@ class Orphan:
 @dataclass(frozen=True)
 class Duplicate:
     label: Label
+    prediction: PendingPrediction | None = None  # the event's prediction, when known
 
 
 class LabelStore(Protocol):
@@ -139,7 +141,10 @@ class LabelJoin:
     wait_ms: int = 600_000
     bucket_ms: int = 3_600_000  # predictions expire by the hour: kept for the horizon plus up to an hour
     wait_bucket_ms: int = 10_000  # early labels become orphans at most 10 s past their bound
-    watermark_ms: int = -(2**62)
+    watermark_ms: int = -(2**62)  # the newest prediction seen: what the horizon counts from
+    # Every predictions partition has closed its windows up to here: no earlier prediction will
+    # come, so a label waiting longer than its bound past it is an orphan.
+    progress_ms: int = -(2**62)
 
     def add_prediction(self, model_id: str, event_id: str, prediction: PendingPrediction) -> list[Joined | Duplicate]:
         """Keep a prediction; a label that waited for it is joined now (later ones: duplicates)."""
@@ -152,7 +157,7 @@ class LabelJoin:
             self.waiting.delete(key)
             labels = _decode_labels(found[1], event_id, model_id)
             out.append(Joined(model_id, prediction, labels[0]))
-            out.extend(Duplicate(extra) for extra in labels[1:])
+            out.extend(Duplicate(extra, prediction) for extra in labels[1:])
             prediction = PendingPrediction(prediction.model_version, prediction.window_start_ms,
                                            prediction.event_time_ms, labelled=True)
         self.pending.put(key, prediction.event_time_ms // self.bucket_ms, prediction.encode())
@@ -165,26 +170,33 @@ class LabelJoin:
             bucket, raw = found
             prediction = PendingPrediction.decode(raw)
             if prediction.labelled:
-                return [Duplicate(label)]
+                return [Duplicate(label, prediction)]
             marker = PendingPrediction(prediction.model_version, prediction.window_start_ms,
                                        prediction.event_time_ms, labelled=True)
             self.pending.put(key, bucket, marker.encode())
             return [Joined(label.model_id, prediction, label)]
         if label.time_ms < self.watermark_ms - self.horizon_ms:  # its prediction, earlier still, expired
             return [Orphan(label, "past_horizon")]
+        if label.time_ms + self.wait_ms < self.progress_ms:  # its bound has passed already
+            return [Orphan(label, "unknown")]
         waited = self.waiting.get(key)
         raw = (waited[1] if waited else b"") + _encode_label(label)
         self.waiting.put(key, (label.time_ms + self.wait_ms) // self.wait_bucket_ms + 1, raw)
         return []
 
     def advance(self, watermark_ms: int) -> list[Orphan]:
-        """Move the predictions' watermark: expire predictions past the horizon, and labels that
-        waited past their bound become orphans."""
+        """Move the predictions' watermark: expire predictions past the horizon."""
         self.watermark_ms = max(self.watermark_ms, watermark_ms)
         for _ in self.pending.expire((self.watermark_ms - self.horizon_ms) // self.bucket_ms):
             pass
+        return []
+
+    def settle(self, progress_ms: int) -> list[Orphan]:
+        """Every predictions partition has closed up to `progress_ms`: labels that waited past their
+        bound become orphans."""
+        self.progress_ms = max(self.progress_ms, progress_ms)
         out = []
-        for key, raw in self.waiting.expire(self.watermark_ms // self.wait_bucket_ms):
+        for key, raw in self.waiting.expire(self.progress_ms // self.wait_bucket_ms):
             model_id, event_id = key.decode().split("\x1f", 1)
             out.extend(Orphan(label, "unknown") for label in _decode_labels(raw, event_id, model_id))
         return out

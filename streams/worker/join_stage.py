@@ -39,6 +39,12 @@ class JoinRunner:
         if watermark is not None:
             join.watermark_ms = int(watermark)
         self.core = JoinPartition(partition, join, window_ms, new_window=new_window)
+        progress = self.state.get(b"g")
+        if progress is not None:
+            saved = orjson.loads(progress)
+            join.progress_ms = saved["progress_ms"]
+            self.core.progress = {int(k): v for k, v in saved["partitions"].items()}
+            self.core.predictions_partitions = saved["count"]
         self.core.states, self.core.applied = load_windows(self.state)
         self.core.dirty = {tuple(orjson.loads(k[1:])) for k, _ in self.state.scan(b"d")}
         self._stored = set(self.core.dirty)  # changed windows whose state and mark are stored
@@ -67,6 +73,9 @@ class JoinRunner:
             self.state.put(b"d" + orjson.dumps(list(key)), b"")
         self._stored |= changed
         self.state.put(b"m", str(self.core.join.watermark_ms).encode())
+        self.state.put(b"g", orjson.dumps({"progress_ms": self.core.join.progress_ms, "count":
+                                           self.core.predictions_partitions, "partitions": self.core.progress},
+                                          option=orjson.OPT_NON_STR_KEYS))
         self.state.commit(next_offset)
 
     def take_partials(self) -> list[PerformancePartial]:

@@ -71,7 +71,9 @@ class MergeRunner:
         # What the two stages add per window (building partials, reading and merging them; not the
         # InfluxDB write, which a single stage pays too): logged with each final window.
         self._cost_ms: dict[tuple, float] = {}
-        self.performance = PerformanceBook(table, sink, settings.window_ms, int(settings.label_horizon_seconds * 1000))
+        self.performance = PerformanceBook(
+            table, sink, settings.window_ms, int(settings.label_horizon_seconds * 1000),
+            final_until=lambda mp: self.mergers[mp].finalised_until_ms if mp in self.mergers else None)
 
     def _restore(self, state: dict, fingerprint: str | None) -> ModelWindow:
         profile = None if fingerprint is None else self.fingerprints.profile(fingerprint, self.profile_data[fingerprint])

@@ -291,6 +291,8 @@ class WindowRunner:
                       for mp in range(self.partials_partitions)]
         for delivery in deliveries:
             await delivery
+        if self.pending is not None:
+            await self.pending.progress(partition, self.predictions_partitions, pw.closed_until_ms)
         processor = self.processors.get(partition)
         if processor is not None and self.epochs.get(partition, 0) == epoch:
             await self._ack(partition, processor.closed(closed))

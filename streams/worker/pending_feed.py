@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from schemas.columnar import EventColumns, RawEvent
-from schemas.join import PendingPredictions, encode_join_message, join_partition
+from schemas.join import JoinProgress, PendingPredictions, encode_join_message, join_partition
 from streams.core.ports import Topic
 
 
@@ -91,6 +91,14 @@ class PendingFeed:
             model_id=model, model_version=version, event_ids=ids, event_times_ms=times.tolist(),
             window_starts_ms=(times - times % self.window_ms).tolist(),
             scores=[None if x != x else x for x in scores], classes=classes))
+
+    async def progress(self, partition: int, partitions: int, closed_until_ms: int) -> None:
+        """A predictions partition's close, to every join partition (its orphan decisions)."""
+        value = encode_join_message(JoinProgress(partition=partition, partitions=partitions,
+                                                 closed_until_ms=closed_until_ms))
+        deliveries = [await self.topic.send(key=None, value=value, partition=j) for j in range(self.partitions)]
+        for delivery in deliveries:
+            await delivery
 
     async def send(self, valid) -> list:
         """Send a message's pending predictions; returns their delivery futures."""

@@ -25,8 +25,12 @@ def _key(*parts) -> str:
 
 
 class PerformanceBook:
-    def __init__(self, table: MergeTable, sink, window_ms: int, horizon_ms: int) -> None:
+    def __init__(self, table: MergeTable, sink, window_ms: int, horizon_ms: int,
+                 final_until=lambda mp: None) -> None:
         self.table = table
+        # merge partition -> every window ending at or before it is final (None: not known yet);
+        # a window no prediction fell in (orphans only) is final then, with 0 predictions.
+        self.final_until = final_until
         self.sink = sink
         self.window_ms = window_ms
         self.horizon_ms = horizon_ms
@@ -58,7 +62,7 @@ class PerformanceBook:
         self.copies.setdefault(window, {})[p.join_partition] = p.state
         self.table[_key(mp, "performance", p.model_id, p.model_version, p.window_start_ms, p.join_partition)] = \
             orjson.dumps(p.state).decode()
-        if window in self.predicted:
+        if window in self.predicted or self._final_without_events(window):
             await self._write([window])
 
     async def finalised(self, mp: int, windows: list[tuple[str, str, int, int, dict | None]]) -> None:
@@ -74,11 +78,17 @@ class PerformanceBook:
                 {"count": count, "estimated": estimated}).decode()
             if window in self.copies or estimated:
                 written.append(window)
+        written += [w for w in self.copies if w[0] == mp and w not in self.predicted and w not in written
+                    and self._final_without_events(w)]
         if written:
             await self._write(written)
         newest = max((w[3] for w in windows), default=None)
         if newest is not None:
             self._expire(mp, newest - self.horizon_ms - self.window_ms)
+
+    def _final_without_events(self, window: WindowId) -> bool:
+        bound = self.final_until(window[0])
+        return window not in self.predicted and bound is not None and window[3] + self.window_ms <= bound
 
     def _expire(self, mp: int, before_ms: int) -> None:
         for window in [w for w in self.predicted if w[0] == mp and w[3] < before_ms]:
@@ -105,7 +115,7 @@ class PerformanceBook:
             if merged is None and not estimated:
                 continue
             _, model, version, start = window
-            fields = {} if merged is None else merged.snapshot(predicted=self.predicted[window])
+            fields = {} if merged is None else merged.snapshot(predicted=self.predicted.get(window, 0))
             fields.update(estimated)
             if "accuracy" in fields and "estimated_accuracy" in fields and fields.get("labeled_count"):
                 # What CBPE cannot see by itself: the realised accuracy's departure from its estimate.

@@ -25,12 +25,12 @@ def _performance(stack, model, start_s, stop_s):
         from(bucket: "{stack.settings.influx_bucket}")
           |> range(start: {start_s}, stop: {stop_s})
           |> filter(fn: (r) => r._measurement == "window_performance" and r.model_id == "{model}")''')
-    out: dict[int, dict] = {}
+    out: dict[tuple[int, str], dict] = {}  # (window start, model_version tag) -> fields
     points: dict[tuple, int] = {}
     for r in rows:
-        key = int(r["_time"].timestamp() * 1000)
+        key = (int(r["_time"].timestamp() * 1000), r["model_version"])
         out.setdefault(key, {})[r["_field"]] = r["_value"]
-        points[(key, r["_field"])] = points.get((key, r["_field"]), 0) + 1
+        points[(*key, r["_field"])] = points.get((*key, r["_field"]), 0) + 1
     return out, points
 
 
@@ -90,12 +90,14 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
             sum(f.get("orphan_labels", 0) for f in found.values()) == len(unknown) and found
     found = wait_until(complete, 180, interval_s=1.0)
     got, points = _performance(stack, model, start_s, stop_s)
-    assert found, f"window_performance incomplete: {got}"
+    assert found, (f"window_performance incomplete: labelled {sum(f.get('labeled_count', 0) for f in got.values())} "
+                   f"of {expected_labelled}, orphans {sum(f.get('orphan_labels', 0) for f in got.values())} of "
+                   f"{len(unknown)}")
     for w in range(4):
         start = base + w * W
         in_window = (times >= start) & (times < start + W)
         mask = labelled & in_window
-        fields = got[start]
+        fields = got[(start, "v1")]
         y, s = truth[mask], scores[mask]
         predicted = s >= 0.5
         assert fields["labeled_count"] == mask.sum()
@@ -108,7 +110,10 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
         lags = (label_times - times)[mask] / 1000
         assert fields["label_lag_p50_s"] == pytest.approx(np.percentile(lags, 50), rel=1e-9)
         assert fields["label_lag_p95_s"] == pytest.approx(np.percentile(lags, 95), rel=1e-9)
+    # Duplicates count in their prediction's window; orphans (no prediction, labels without a
+    # version) in the window of the label's time under the `unversioned` tag.
     assert sum(f.get("duplicate_labels", 0) for f in got.values()) == len(twice)
+    assert got[(base + W, "unversioned")]["orphan_labels"] == len(unknown)
     assert set(points.values()) == {1}, "a window's field written as two points"
     figures(f"labels on the real stack (kill -9 while they flowed): {expected_labelled} labels joined to "
             f"{n} predictions over 4 windows, metrics = scikit-learn's (1e-9), {len(unknown)} orphans, "

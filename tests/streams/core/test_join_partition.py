@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from detectors.performance import WindowPerformance
-from schemas.join import PendingPredictions, RoutedLabel, RoutedLabels, join_partition
+from schemas.join import JoinProgress, PendingPredictions, RoutedLabel, RoutedLabels, join_partition
 from streams.core.join_partition import JoinPartition
 from streams.core.label_join import LabelJoin, MemoryLabelStore
 
@@ -60,8 +60,7 @@ def _feed(parts, ids, times, scores, truth, labelled, label_times, *, replay=Fal
             for _ in range(2 if replay else 1):
                 parts[j].handle(msg)
     for part in parts:  # time passes: early labels past their bound become orphans
-        part.handle(PendingPredictions(model_id="m", model_version="1", event_ids=[], event_times_ms=[10**7],
-                                       window_starts_ms=[], scores=[], classes=[]))
+        part.handle(JoinProgress(partition=0, partitions=1, closed_until_ms=10**7))
 
 
 def _merged(parts):

@@ -45,8 +45,11 @@ def test_labels_without_predictions_become_orphans_after_the_wait_bound() -> Non
     join = _join(wait_ms=60_000)
     join.advance(10 * H)
     join.add_label(Label("ghost", "m", True, 10 * H))
-    assert join.advance(10 * H + 50_000) == []
-    [orphan] = join.advance(10 * H + 80_000)  # bound 60 s, decided within 10 s of it
+    assert join.settle(10 * H + 50_000) == []
+    [orphan] = join.settle(10 * H + 80_000)  # bound 60 s, decided within 10 s of it
+    # Once every partition is past a label's bound, a label without its prediction is an orphan at once.
+    [at_once] = join.add_label(Label("ghost2", "m", True, 10 * H))
+    assert at_once.reason == "unknown"
     assert isinstance(orphan, Orphan) and orphan.reason == "unknown" and orphan.label.event_id == "ghost"
     # A label older than the horizon: its prediction can only have expired.
     join.advance(10 * 24 * H)
@@ -90,10 +93,11 @@ def test_a_seeded_stream_accounts_for_every_label_exactly_once() -> None:
         kind, event, t, n = stream[i]
         if kind == "p":
             record(join.advance(t))
+            record(join.settle(t - 60_000))  # the partitions' closes trail the newest event
             record(join.add_prediction("m", event, PendingPrediction("1", t // 60_000 * 60_000, t, 0.5)))
         else:
             record(join.add_label(Label(event, "m", n, t)))
-    record(join.advance(10**9))
+    record(join.settle(10**9))
     assert sorted(fate) == list(range(len(labels)))  # every label ends joined, duplicate or orphan, once
     assert all(fate[n] == "orphan" for n, (e, _) in enumerate(labels) if e.startswith("x"))
     assert all(lag == labelled[e] - times[e] or lag == labelled[e] + 1 - times[e] for e, lag in joined_events.items())
