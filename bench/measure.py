@@ -190,7 +190,8 @@ def _ready_time(text: str, now: float) -> float | None:
 
 
 def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str, workdir: Path, timeout_s: float,
-           console, processes: int = 1, label: str = "(c) worker", fill=None) -> Measured:
+           console, processes: int = 1, label: str = "(c) worker", fill=None,
+           extra_env: dict[str, str] | None = None) -> Measured:
     """`driftline worker` (`processes` of them, one group) from the first message until InfluxDB
     holds every real event's count. `fill`: called once the workers have settled into their group
     (the topic is then empty until it runs)."""
@@ -199,7 +200,8 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
     started = []
     for i, path in enumerate(logs):
         env = dict(os.environ, DRIFTLINE_TOPIC_PREFIX=filled.prefix, DRIFTLINE_APP_ID=app_id,
-                   DRIFTLINE_WORKER_DATA_DIR=str(workdir / f"{app_id}-{i}.data"), PYTHONUNBUFFERED="1")
+                   DRIFTLINE_WORKER_DATA_DIR=str(workdir / f"{app_id}-{i}.data"), PYTHONUNBUFFERED="1",
+                   **(extra_env or {}))
         started.append(procs.spawn([exe, "worker"], env=env, log_path=path, cwd=REPO))
     proc, log = started[0], logs[0]
     fill_began = None

@@ -63,8 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="workers of run (d) in the spread mode (default 2)")
     p.add_argument("--no-profiles", action="store_true",
                    help="do not publish reference profiles (the worker then skips all per-feature work)")
-    p.add_argument("--consumers", default="abcd",
-                   help="which of (a), (b), (c), (d: several workers, spread mode only) to run (default: abcd)")
+    p.add_argument("--consumers", default="abcde",
+                   help="which of (a), (b), (c), (d: several workers, spread mode only), (e: (c) with the label "
+                        "join on for every model) to run (default: abcde)")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the subprocess logs")
     p.add_argument("--timeout", type=float, default=0.0,
                    help="seconds each consumer may take (default: scaled with --events)")
@@ -73,8 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     bad = [m for m in args.modes if m not in MODES]
     if bad or not args.modes:
         p.error(f"unknown mode(s) {bad}; choose from {list(MODES)}")
-    if not args.consumers or set(args.consumers) - set("abcd"):
-        p.error("--consumers takes letters of 'abcd'")
+    if not args.consumers or set(args.consumers) - set("abcde"):
+        p.error("--consumers takes letters of 'abcde'")
     if args.events < 1000:
         p.error("--events must be at least 1000")
     return args
@@ -129,11 +130,15 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
         "c": lambda: worker(filled, counts, timeline, f"{prefix}-worker", workdir, worker_timeout, console),
         "d": lambda: worker(filled, counts, timeline, f"{prefix}-workers", workdir, worker_timeout, console,
                             processes=args.workers, label=f"(d) {args.workers} workers", fill=do_fill),
+        # (e): (c) with every model's predictions kept for labels: what the label join costs.
+        "e": lambda: (counts.delete(), worker(filled, counts, timeline, f"{prefix}-join", workdir, worker_timeout,
+                                              console, label="(e) worker, label join on",
+                                              extra_env={"DRIFTLINE_LABEL_JOIN": "all"}))[1],
     }
     names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker",
-             "d": f"(d) {args.workers} driftline workers"}
+             "d": f"(d) {args.workers} driftline workers", "e": "(e) driftline worker, label join on for every model"}
     for key, step in steps.items():
-        if key not in args.consumers or (key == "d") != (mode in SPREAD):
+        if key not in args.consumers or (key == "d") != (mode in SPREAD) or (key == "e" and mode in SPREAD):
             continue  # the spread mode runs (d) only; batch500's (c) is its reference
         try:
             measured = step()
@@ -174,6 +179,12 @@ def report(results: list[ModeResult], events: int, console: Console) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    for r in results:
+        c, e = r.runs.get("c"), r.runs.get("e")
+        if c is not None and e is not None:
+            console.print(f"{r.filled.mode}: with the label join on for every model (e) the worker runs at "
+                          f"{e.rate / c.rate:.2f} × (c) (profiles without performance: no join): "
+                          f"{e.rate:,.0f} vs {c.rate:,.0f} events/s.")
     one = next((r.runs.get("c") for r in results if r.filled.mode == "batch500"), None)
     spread = next((r.runs.get("d") for r in results if r.filled.mode == "spread500"), None)
     if one is not None and spread is not None:

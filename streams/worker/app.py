@@ -70,8 +70,13 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
                           predictions_partitions=predictions_partitions, partials_partitions=merge_partitions)
     runner.end_offsets = EndOffsets(settings, settings.predictions_topic)
     join_topic = app.topic(settings.join_topic, **raw)
-    if settings.label_join:
-        runner.pending = PendingFeed(join_topic, partition_count(settings, settings.join_topic), settings.window_ms)
+    if settings.label_join != "off":
+        def wanted(model_id: str, model_version: str) -> bool:
+            profile = profiles.get(model_id, model_version)
+            return settings.label_join == "all" or getattr(profile, "performance", None) is not None
+
+        runner.pending = PendingFeed(join_topic, partition_count(settings, settings.join_topic), settings.window_ms,
+                                     wanted)
     # Keys and values are JSON text (faust's json codec on the changelog, which faust names
     # settings.merge_changelog_topic and reads back with the same codec when it recovers).
     table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)

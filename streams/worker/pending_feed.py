@@ -35,17 +35,28 @@ def _prediction(event) -> tuple[float | None, str | None]:
 
 
 class PendingFeed:
-    def __init__(self, join_topic: Topic, join_partitions: int, window_ms: int) -> None:
+    """`wanted(model, version)`: whether that model's predictions are kept for labels."""
+
+    def __init__(self, join_topic: Topic, join_partitions: int, window_ms: int,
+                 wanted=lambda model, version: True) -> None:
         self.topic = join_topic
         self.partitions = join_partitions
         self.window_ms = window_ms
+        self.wanted = wanted
 
     def messages(self, valid) -> list[tuple[int, bytes]]:
         """(join partition, message) for a message's valid events."""
         if isinstance(valid, EventColumns):
+            keep = [g for g, (model, version) in enumerate(valid.groups) if self.wanted(model, version)]
+            if not keep:
+                return []
+            if len(keep) < len(valid.groups):
+                valid = valid.take(np.flatnonzero(np.isin(valid.group_codes, keep)))
             return self._columns(valid)
         groups: dict[tuple[int, str, str], list[tuple[str, int, float | None, str | None]]] = defaultdict(list)
         for event in valid:
+            if not self.wanted(event.model_id, event.model_version):
+                continue
             score, predicted = _prediction(event)
             j = join_partition(event.model_id, event.event_id, self.partitions)
             groups[(j, event.model_id, event.model_version)].append(

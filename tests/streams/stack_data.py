@@ -19,12 +19,17 @@ def feature_rows(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[d
              "f_cat": str(cat[i])} for i in range(n)]
 
 
-def publish_profile(stack, topic: str, model: str, seed: int = 99, with_prediction: bool = False):
-    """A profile of feature_rows(), returned; with_prediction adds a uniform prediction score's profile."""
+def publish_profile(stack, topic: str, model: str, seed: int = 99, with_prediction: bool = False, performance=None):
+    """A profile of feature_rows(), returned; with_prediction adds a uniform prediction score's
+    profile, `performance` a PerformanceProfile (detectors/performance_profile.py)."""
     rng = np.random.default_rng(seed)
     ref = feature_rows(rng, 20_000)
     columns = {name: [row[name] for row in ref] for name in ref[0]}
     profile = build_profile(columns, prediction=list(rng.random(20_000)) if with_prediction else None)
+    if performance is not None:
+        import dataclasses
+
+        profile = dataclasses.replace(profile, performance=performance)
     message = ProfileMessage(model_id=model, created_at="2026-01-01T00:00:00Z", profile=profile.to_dict())
     producer = stack.producer()
     producer.produce(topic, key=model.encode(), value=message.model_dump_json().encode())

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from sklearn import metrics as skm
 
+from detectors.performance_profile import build_performance_profile
 from tests.streams.stack_data import feature_rows, publish_profile, wait_until
 
 pytestmark = pytest.mark.stack
@@ -41,8 +42,13 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
     settings = dict(DRIFTLINE_WINDOW_SECONDS="10", DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
                     DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0", DRIFTLINE_LABEL_WAIT_SECONDS="5")
     worker = start_worker(**settings)
-    publish_profile(stack, f"{prefix}.profiles", model)
     rng = np.random.default_rng(21)
+    # The profile records performance (as `profile build --label-column` does): the join keeps this
+    # model's predictions (DRIFTLINE_LABEL_JOIN=auto) and CBPE estimates its windows.
+    ref_scores = rng.random(20_000)
+    performance = build_performance_profile(list(ref_scores), list((rng.random(20_000) < ref_scores).astype(int)),
+                                            task="classification")
+    publish_profile(stack, f"{prefix}.profiles", model, performance=performance)
     base = (int(time.time() * 1000) // W - 60) * W
     n = 8_000
     times = np.sort(rng.integers(base, base + 4 * W, n))
@@ -93,6 +99,7 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
     assert found, (f"window_performance incomplete: labelled {sum(f.get('labeled_count', 0) for f in got.values())} "
                    f"of {expected_labelled}, orphans {sum(f.get('orphan_labels', 0) for f in got.values())} of "
                    f"{len(unknown)}")
+    gaps = []
     for w in range(4):
         start = base + w * W
         in_window = (times >= start) & (times < start + W)
@@ -107,6 +114,9 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
         assert fields["f1"] == pytest.approx(skm.f1_score(y, predicted), abs=1e-9)
         assert fields["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
         assert fields["label_coverage"] == pytest.approx(mask.sum() / in_window.sum(), abs=1e-12)
+        # Calibrated scores, no concept drift: CBPE's estimate tracks the realised accuracy.
+        gaps.append(fields["estimation_gap"])
+        assert abs(fields["estimated_accuracy"] - fields["accuracy"]) < 0.03
         lags = (label_times - times)[mask] / 1000
         assert fields["label_lag_p50_s"] == pytest.approx(np.percentile(lags, 50), rel=1e-9)
         assert fields["label_lag_p95_s"] == pytest.approx(np.percentile(lags, 95), rel=1e-9)
@@ -117,4 +127,5 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
     assert set(points.values()) == {1}, "a window's field written as two points"
     figures(f"labels on the real stack (kill -9 while they flowed): {expected_labelled} labels joined to "
             f"{n} predictions over 4 windows, metrics = scikit-learn's (1e-9), {len(unknown)} orphans, "
-            f"{len(twice)} duplicates; one point per window and field")
+            f"{len(twice)} duplicates; one point per window and field; CBPE estimated accuracy within "
+            f"{max(map(abs, gaps)):.3f} of the realised")
