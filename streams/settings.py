@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     join_partitions: int = Field(4, ge=1)  # of the internal join topic
     label_horizon_seconds: float = Field(7 * 86_400, gt=0)  # how long a prediction waits for its label
     label_wait_seconds: float = Field(600, ge=0)  # how long a label waits for its prediction
+    # Performance alerts (accuracy_drop, mae_rise): significantly worse than the profile's baseline
+    # by more than the margin (detectors/stats/performance_drop.py), judged from this many labels.
+    performance_margin: float = Field(0.05, gt=0, lt=1)
+    performance_alpha: float = Field(0.01, gt=0, lt=1)
+    performance_min_labels: int = Field(100, ge=1)
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"

@@ -51,7 +51,7 @@ def performance_point(model_id: str, model_version: str, window_start_ms: int, f
     for name, value in fields.items():
         if isinstance(value, bool) or value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        point = point.field(name, int(value) if isinstance(value, int) else float(value))
+        point = point.field(name, value if isinstance(value, (int, str)) else float(value))
     return point.time(window_start_ms, WritePrecision.MS)
 
 

@@ -73,7 +73,9 @@ class MergeRunner:
         self._cost_ms: dict[tuple, float] = {}
         self.performance = PerformanceBook(
             table, sink, settings.window_ms, int(settings.label_horizon_seconds * 1000),
-            final_until=lambda mp: self.mergers[mp].finalised_until_ms if mp in self.mergers else None)
+            final_until=lambda mp: self.mergers[mp].finalised_until_ms if mp in self.mergers else None,
+            send_alert=self._send_alert,
+            judging=(settings.performance_margin, settings.performance_alpha, settings.performance_min_labels))
 
     def _restore(self, state: dict, fingerprint: str | None) -> ModelWindow:
         profile = None if fingerprint is None else self.fingerprints.profile(fingerprint, self.profile_data[fingerprint])
@@ -204,8 +206,8 @@ class MergeRunner:
         findings = [WindowFindings(ClosedWindow(*f.window_id, f.window, -1, f.closed_by), self.settings, self.policy)
                     for f in final]
         await self.sink.write(findings)
-        await self.performance.finalised(mp, [(*f.window_id[:3], found.snapshot["count"], found.snapshot.get("estimated"))
-                                              for f, found in zip(final, findings)])
+        await self.performance.finalised(mp, [(*f.window_id[:3], found.snapshot["count"], found.snapshot.get("estimated"),
+                                               _baseline(f.window.profile)) for f, found in zip(final, findings)])
         tracker = self.incidents.setdefault(mp, self._new_tracker())
         for f, found in zip(final, findings):  # oldest first: the incidents' order of events
             await self._incident_events(mp, tracker, found)
@@ -272,6 +274,12 @@ class MergeRunner:
             delivery = await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
             await delivery
             self.sent_alerts.add(alert.alert_id, alert.window_end_ms)
+
+
+def _baseline(profile) -> dict | None:
+    """What performance alerts compare with: the profile's reference performance, if it has one."""
+    performance = getattr(profile, "performance", None)
+    return None if performance is None else dict(performance.baseline)
 
 
 def _log_final(final: FinalWindow, found: WindowFindings, cost_ms: float) -> None:

@@ -12,6 +12,8 @@ import logging
 import orjson
 
 from detectors.performance import WindowPerformance
+from detectors.stats.performance_drop import accuracy_drop, mae_rise
+from schemas import DriftAlert
 from schemas.partials import PerformancePartial
 from streams.core.ports import MergeTable
 
@@ -26,8 +28,12 @@ def _key(*parts) -> str:
 
 class PerformanceBook:
     def __init__(self, table: MergeTable, sink, window_ms: int, horizon_ms: int,
-                 final_until=lambda mp: None) -> None:
+                 final_until=lambda mp: None, send_alert=None, judging: tuple[float, float, int] = (0.05, 0.01, 100)
+                 ) -> None:
         self.table = table
+        self.send_alert = send_alert  # async (DriftAlert) -> None: the merge stage's, deduplicated by id
+        self.margin, self.alpha, self.min_labels = judging
+        self.baselines: dict[WindowId, dict] = {}  # the profile's reference performance, per final window
         # merge partition -> every window ending at or before it is final (None: not known yet);
         # a window no prediction fell in (orphans only) is final then, with 0 predictions.
         self.final_until = final_until
@@ -47,6 +53,8 @@ class PerformanceBook:
             self.predicted[(mp, key[2], key[3], key[4])] = int(record["count"])
             if record.get("estimated"):
                 self.estimated[(mp, key[2], key[3], key[4])] = record["estimated"]
+            if record.get("baseline"):
+                self.baselines[(mp, key[2], key[3], key[4])] = record["baseline"]
         else:
             return False
         return True
@@ -56,6 +64,7 @@ class PerformanceBook:
         self.copies = {k: v for k, v in self.copies.items() if k[0] not in gone}
         self.predicted = {k: v for k, v in self.predicted.items() if k[0] not in gone}
         self.estimated = {k: v for k, v in self.estimated.items() if k[0] not in gone}
+        self.baselines = {k: v for k, v in self.baselines.items() if k[0] not in gone}
 
     async def partial(self, mp: int, p: PerformancePartial) -> None:
         window = (mp, p.model_id, p.model_version, p.window_start_ms)
@@ -65,17 +74,20 @@ class PerformanceBook:
         if window in self.predicted or self._final_without_events(window):
             await self._write([window])
 
-    async def finalised(self, mp: int, windows: list[tuple[str, str, int, int, dict | None]]) -> None:
-        """Final windows (model, version, start, prediction count, CBPE estimate or None): recorded,
-        and written when they have labels or an estimate. Windows past the horizon are forgotten."""
+    async def finalised(self, mp: int, windows: list[tuple[str, str, int, int, dict | None, dict | None]]) -> None:
+        """Final windows (model, version, start, prediction count, CBPE estimate or None, the
+        profile's baseline performance or None): recorded, and written when they have labels or an
+        estimate. Windows past the horizon are forgotten."""
         written = []
-        for model, version, start, count, estimated in windows:
+        for model, version, start, count, estimated, baseline in windows:
             window = (mp, model, version, start)
             self.predicted[window] = count
             if estimated:
                 self.estimated[window] = estimated
+            if baseline:
+                self.baselines[window] = baseline
             self.table[_key(mp, "predicted", model, version, start)] = orjson.dumps(
-                {"count": count, "estimated": estimated}).decode()
+                {"count": count, "estimated": estimated, "baseline": baseline}).decode()
             if window in self.copies or estimated:
                 written.append(window)
         written += [w for w in self.copies if w[0] == mp and w not in self.predicted and w not in written
@@ -94,6 +106,7 @@ class PerformanceBook:
         for window in [w for w in self.predicted if w[0] == mp and w[3] < before_ms]:
             self.predicted.pop(window)
             self.estimated.pop(window, None)
+            self.baselines.pop(window, None)
             self.table.pop(_key(mp, "predicted", *window[1:]), None)
             for jp in self.copies.pop(window, {}):
                 self.table.pop(_key(mp, "performance", *window[1:], jp), None)
@@ -120,6 +133,30 @@ class PerformanceBook:
             if "accuracy" in fields and "estimated_accuracy" in fields and fields.get("labeled_count"):
                 # What CBPE cannot see by itself: the realised accuracy's departure from its estimate.
                 fields["estimation_gap"] = fields["accuracy"] - fields["estimated_accuracy"]
-            rows.append((model, version, start, fields))
+            verdict = self._judge(window, fields)
+            if verdict is not None:
+                fields[f"{verdict.statistic}_severity"] = verdict.severity
+                fields[f"{verdict.statistic}_p"] = verdict.pvalue
+            rows.append((model, version, start, fields, verdict))
         if rows:
-            await self.sink.write_performance(rows)
+            await self.sink.write_performance([row[:4] for row in rows])
+        for model, version, start, fields, verdict in rows:
+            if verdict is not None and verdict.fired and self.send_alert is not None:
+                await self.send_alert(DriftAlert.for_window(
+                    model_id=model, model_version=version, window_start=start, window_end=start + self.window_ms,
+                    feature="performance", statistic=verdict.statistic, value=verdict.value,
+                    threshold=verdict.threshold, severity=verdict.severity))
+
+    def _judge(self, window: WindowId, fields: dict):
+        """The window's realised performance against the profile's baseline (none without one)."""
+        baseline = self.baselines.get(window)
+        n = int(fields.get("labeled_count") or 0)
+        if not baseline or not n:
+            return None
+        if "accuracy" in baseline and "accuracy" in fields:
+            return accuracy_drop(round(fields["accuracy"] * n), n, baseline["accuracy"], margin=self.margin,
+                                 alpha=self.alpha, min_labels=self.min_labels)
+        if "mae" in baseline and "mae" in fields:
+            return mae_rise(fields["mae"], fields["mse"], n, baseline["mae"], margin=self.margin, alpha=self.alpha,
+                            min_labels=self.min_labels)
+        return None
