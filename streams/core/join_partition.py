@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from detectors.performance import WindowPerformance
 from schemas.join import JoinProgress, PendingPredictions, RoutedLabels
-from schemas.partials import PerformancePartial
+from schemas.partials import OnlineChange, PerformancePartial
+from streams.core.error_watch import ErrorWatch
 from streams.core.label_join import Duplicate, Joined, Label, LabelJoin, Orphan, PendingPrediction
 
 WindowKey = tuple[str, str, int]  # model id, model version, window start (ms)
@@ -44,6 +45,12 @@ class JoinPartition:
     applied: dict[int, int] = field(default_factory=dict)  # labels partition -> highest offset applied
     progress: dict[int, int] = field(default_factory=dict)  # predictions partition -> closed until
     predictions_partitions: int = 0  # as the progress messages say
+    errors: ErrorWatch | None = None  # concept drift on the error stream (error_watch.py)
+    changes: list[OnlineChange] = field(default_factory=list)  # detections not yet sent
+
+    def __post_init__(self) -> None:
+        if self.errors is None:
+            self.errors = ErrorWatch(self.window_ms)
 
     def handle(self, message: PendingPredictions | RoutedLabels | JoinProgress) -> None:
         if isinstance(message, JoinProgress):
@@ -95,6 +102,12 @@ class JoinPartition:
                 if state.task != "multiclass" and math.isnan(p.score):
                     continue  # a class prediction on a scored task: not scorable
                 state.update([guess], [r.label.value], lags_ms=[r.lag_ms])
+                error = self.errors.error(state.task, guess, r.label.value, positive=state.positive,
+                                          threshold=state.threshold)
+                if error is not None:
+                    for event_id, alert in self.errors.observe(r.model_id, p.model_version, state.task, error,
+                                                               p.window_start_ms, r.label.event_id):
+                        self.changes.append(OnlineChange(partition=self.partition, event_id=event_id, alert=alert))
             elif isinstance(r, Duplicate) and r.prediction is not None:  # in its prediction's window
                 p = r.prediction
                 self._state((r.label.model_id, p.model_version, p.window_start_ms), None, r.label.value).add_duplicates(1)
@@ -109,6 +122,10 @@ class JoinPartition:
         oldest = self.join.watermark_ms - self.join.horizon_ms
         for key in [k for k in self.states if k[2] + self.window_ms < oldest and k not in self.dirty]:
             del self.states[key]
+
+    def take_changes(self) -> list[OnlineChange]:
+        out, self.changes = self.changes, []
+        return out
 
     def take_partials(self) -> list[PerformancePartial]:
         """The windows changed since the last call, as messages for the merge stage."""

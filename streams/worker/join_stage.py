@@ -19,7 +19,7 @@ import orjson
 
 from detectors.performance import WindowPerformance
 from schemas.join import decode_join_message
-from schemas.partials import PerformancePartial
+from schemas.partials import OnlineChange, PerformancePartial
 from streams.core.join_partition import JoinPartition
 from streams.core.label_join import LabelJoin
 from streams.worker.join_store import RocksJoinState, StoreFamily, load_windows, save_windows
@@ -47,6 +47,10 @@ class JoinRunner:
             self.core.predictions_partitions = saved["count"]
         self.core.states, self.core.applied = load_windows(self.state)
         self.core.dirty = {tuple(orjson.loads(k[1:])) for k, _ in self.state.scan(b"d")}
+        for k, v in self.state.scan(b"e"):
+            self.core.errors.restore(tuple(orjson.loads(k[1:])), orjson.loads(v))
+        self._owed = {k: OnlineChange.model_validate_json(v) for k, v in self.state.scan(b"c")}
+        self._seq = max((int(k[1:]) for k in self._owed), default=0)
         self._stored = set(self.core.dirty)  # changed windows whose state and mark are stored
         self.unreadable = 0
 
@@ -72,6 +76,14 @@ class JoinRunner:
         for key in changed:
             self.state.put(b"d" + orjson.dumps(list(key)), b"")
         self._stored |= changed
+        for key in self.core.errors.touched:
+            self.state.put(b"e" + orjson.dumps(list(key)), orjson.dumps(self.core.errors.to_state(key)))
+        self.core.errors.touched.clear()
+        for change in self.core.take_changes():  # detections are owed until sent (their state moved on)
+            self._seq += 1
+            key = b"c%020d" % self._seq
+            self._owed[key] = change
+            self.state.put(key, change.model_dump_json().encode())
         self.state.put(b"m", str(self.core.join.watermark_ms).encode())
         self.state.put(b"g", orjson.dumps({"progress_ms": self.core.join.progress_ms, "count":
                                            self.core.predictions_partitions, "partitions": self.core.progress},
@@ -89,6 +101,15 @@ class JoinRunner:
             key = (p.model_id, p.model_version, p.window_start_ms)
             if key not in self.core.dirty:
                 self.state.delete(b"d" + orjson.dumps(list(key)))
+        self.state.commit(self.state.offset() or 0)
+
+    def owed_changes(self) -> list[tuple[bytes, OnlineChange]]:
+        return sorted(self._owed.items())
+
+    def changes_sent(self, keys: list[bytes]) -> None:
+        for key in keys:
+            self._owed.pop(key, None)
+            self.state.delete(key)
         self.state.commit(self.state.offset() or 0)
 
     def close(self) -> None:
@@ -165,6 +186,16 @@ class JoinStage:
                 await delivery
             if self.runners.get(partition) is runner:  # not revoked meanwhile (its marks stay on disk)
                 runner.sent(partials)
+        for partition, runner in list(self.runners.items()):
+            owed = runner.owed_changes()
+            if not owed:
+                continue
+            deliveries = [await self.partials_topic.send(key=partial_key(c.alert.model_id, c.alert.model_version),
+                                                         value=encode_partials_message(c)) for _, c in owed]
+            for delivery in deliveries:
+                await delivery
+            if self.runners.get(partition) is runner:
+                runner.changes_sent([k for k, _ in owed])
 
     def forget(self, partitions) -> None:
         for p in partitions:

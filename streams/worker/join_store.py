@@ -8,6 +8,9 @@ Layout (one RocksDB per join partition, keys by prefix):
   w<key> -> bucket(8) + waiting labels          j<bucket(8)><key> -> ''
   s<window key json> -> WindowPerformance state (JSON)
   a<labels partition json> -> highest source offset applied
+  m -> the newest prediction time      g -> the predictions partitions' progress (JSON)
+  e<[model, version]> -> the error-stream detectors' state    c<seq> -> a detection not yet sent
+  d<window key json> -> the window changed, its partial not yet sent
   o -> the next join topic offset to read
 Writes go to an overlay that reads see at once; `commit(offset)` writes it in one WriteBatch.
 """
