@@ -62,6 +62,10 @@ class WindowPerformance:
         self._lags = LatencyState()
         self._orphans = 0
         self._duplicates = 0
+        # Pairs not yet in the metrics: folded in at the next read, so that labels arriving a few
+        # at a time do not rebuild a window's score table each time.
+        self._buffer: list[tuple[Sequence[object], Sequence[object]]] = []
+        self._buffered = 0
 
     def _new_metrics(self):
         if self.task == "binary":
@@ -74,6 +78,23 @@ class WindowPerformance:
         or the predicted number (regression), with the true labels and the labels' lags."""
         if len(predictions) != len(labels) or len(labels) != len(lags_ms):
             raise DetectorError("predictions, labels and lags must have the same length")
+        if self.task == "regression":  # checked now, so a bad pair is refused at its update
+            try:
+                values = np.asarray(predictions, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise DetectorError(f"numeric predictions and targets expected: {exc}") from exc
+            if not (np.isfinite(values[0]).all() and np.isfinite(values[1]).all()):
+                raise DetectorError("predictions and targets must be finite")
+        self._buffer.append((list(predictions), list(labels)))
+        self._buffered += len(labels)
+        self._lags.update(np.clip(np.asarray(lags_ms, dtype=np.float64), 0.0, None))
+
+    def _fold(self) -> None:
+        if not self._buffer:
+            return
+        predictions = [p for chunk, _ in self._buffer for p in chunk]
+        labels = [v for _, chunk in self._buffer for v in chunk]
+        self._buffer, self._buffered = [], 0
         if self.task == "binary":
             y = np.array([is_positive(v, self.positive) for v in labels], dtype=np.int64)
             self._metrics.update(np.asarray(predictions, dtype=np.float64), y)
@@ -81,7 +102,6 @@ class WindowPerformance:
             self._metrics.update([str(p) for p in predictions], [str(v) for v in labels])
         else:
             self._metrics.update(np.asarray(predictions, dtype=np.float64), np.asarray(labels, dtype=np.float64))
-        self._lags.update(np.clip(np.asarray(lags_ms, dtype=np.float64), 0.0, None))
 
     def add_orphans(self, n: int) -> None:
         self._orphans += int(n)
@@ -91,11 +111,13 @@ class WindowPerformance:
 
     @property
     def labeled_count(self) -> int:
-        return self._metrics.count
+        return self._metrics.count + self._buffered
 
     def merge(self, other: "WindowPerformance") -> "WindowPerformance":
         if (other.task, other.positive, other.threshold) != (self.task, self.positive, self.threshold):
             raise DetectorError("only performance states of the same task, positive class and threshold merge")
+        self._fold()
+        other._fold()
         merged = WindowPerformance(self.task, positive=self.positive, threshold=self.threshold)
         merged._metrics = self._metrics.merge(other._metrics)
         merged._lags = self._lags.merge(other._lags)
@@ -105,6 +127,7 @@ class WindowPerformance:
 
     def snapshot(self, *, predicted: int) -> dict[str, float | int]:
         """The `window_performance` fields; `predicted` is the window's prediction count."""
+        self._fold()
         metrics = self._metrics.snapshot()
         lags = self._lags.snapshot()
         out: dict[str, float | int] = {name: float(metrics[name]) for name in _FIELDS[self.task]}
@@ -118,6 +141,7 @@ class WindowPerformance:
         return out
 
     def to_state(self) -> dict[str, Any]:
+        self._fold()
         return {"task": self.task, "positive": self.positive, "threshold": self.threshold,
                 "metrics": self._metrics.to_state(), "lags": self._lags.to_state(),
                 "orphans": self._orphans, "duplicates": self._duplicates}

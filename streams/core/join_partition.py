@@ -65,6 +65,7 @@ class JoinPartition:
             newest = max(message.event_times_ms, default=None)
             if newest is not None:
                 self._results(self.join.advance(newest))
+            results: list = []
             for i, event_id in enumerate(message.event_ids):
                 if message.event_times_ms[i] < horizon_start:
                     continue  # a replay of a prediction long expired
@@ -72,15 +73,18 @@ class JoinPartition:
                 pending = PendingPrediction(message.model_version, message.window_starts_ms[i],
                                             message.event_times_ms[i], math.nan if score is None else score,
                                             message.classes[i])
-                self._results(self.join.add_prediction(message.model_id, event_id, pending))
+                results.extend(self.join.add_prediction(message.model_id, event_id, pending))
+            self._results(results)
             self._expire()
             return
         if message.source_offset <= self.applied.get(message.source_partition, -1):
             return
         self.applied[message.source_partition] = message.source_offset
+        results = []
         for routed in message.labels:
             label = Label(routed.event_id, routed.model_id, routed.label, routed.time_ms, routed.model_version)
-            self._results(self.join.add_label(label))
+            results.extend(self.join.add_label(label))
+        self._results(results)
 
     def _state(self, key: WindowKey, prediction: PendingPrediction | None, value: object) -> WindowPerformance:
         state = self.states.get(key)
@@ -94,14 +98,21 @@ class JoinPartition:
         return state
 
     def _results(self, results: list[Joined | Duplicate | Orphan]) -> None:
+        # Joined pairs are added to their window once per message: a window's update costs as much
+        # for one pair as for many (its score table is rebuilt).
+        pairs: dict[WindowKey, tuple[list, list, list]] = {}
         for r in results:
             if isinstance(r, Joined):
                 p = r.prediction
-                state = self._state((r.model_id, p.model_version, p.window_start_ms), p, r.label.value)
+                key = (r.model_id, p.model_version, p.window_start_ms)
+                state = self._state(key, p, r.label.value)
                 guess = p.predicted if state.task == "multiclass" else p.score
                 if state.task != "multiclass" and math.isnan(p.score):
                     continue  # a class prediction on a scored task: not scorable
-                state.update([guess], [r.label.value], lags_ms=[r.lag_ms])
+                guesses, values, lags = pairs.setdefault(key, ([], [], []))
+                guesses.append(guess)
+                values.append(r.label.value)
+                lags.append(r.lag_ms)
                 error = self.errors.error(state.task, guess, r.label.value, positive=state.positive,
                                           threshold=state.threshold)
                 if error is not None:
@@ -116,6 +127,8 @@ class JoinPartition:
                 window = label.time_ms // self.window_ms * self.window_ms
                 state = self._state((label.model_id, label.model_version, window), None, label.value)
                 (state.add_orphans if isinstance(r, Orphan) else state.add_duplicates)(1)
+        for key, (guesses, values, lags) in pairs.items():
+            self.states[key].update(guesses, values, lags_ms=lags)
 
     def _expire(self) -> None:
         """Windows past the horizon get no more labels: their last copy downstream stands."""

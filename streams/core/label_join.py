@@ -145,6 +145,8 @@ class LabelJoin:
     # Every predictions partition has closed its windows up to here: no earlier prediction will
     # come, so a label waiting longer than its bound past it is an orphan.
     progress_ms: int = -(2**62)
+    _pending_below: int = field(default=-(2**62), repr=False)  # buckets below these are expired
+    _waiting_below: int = field(default=-(2**62), repr=False)
 
     def add_prediction(self, model_id: str, event_id: str, prediction: PendingPrediction) -> list[Joined | Duplicate]:
         """Keep a prediction; a label that waited for it is joined now (later ones: duplicates)."""
@@ -187,8 +189,11 @@ class LabelJoin:
     def advance(self, watermark_ms: int) -> list[Orphan]:
         """Move the predictions' watermark: expire predictions past the horizon."""
         self.watermark_ms = max(self.watermark_ms, watermark_ms)
-        for _ in self.pending.expire((self.watermark_ms - self.horizon_ms) // self.bucket_ms):
-            pass
+        below = (self.watermark_ms - self.horizon_ms) // self.bucket_ms
+        if below > self._pending_below:  # a bucket boundary passed: the only time anything expires
+            self._pending_below = below
+            for _ in self.pending.expire(below):
+                pass
         return []
 
     def settle(self, progress_ms: int) -> list[Orphan]:
@@ -196,7 +201,11 @@ class LabelJoin:
         bound become orphans."""
         self.progress_ms = max(self.progress_ms, progress_ms)
         out = []
-        for key, raw in self.waiting.expire(self.progress_ms // self.wait_bucket_ms):
+        below = self.progress_ms // self.wait_bucket_ms
+        if below <= self._waiting_below:
+            return out
+        self._waiting_below = below
+        for key, raw in self.waiting.expire(below):
             model_id, event_id = key.decode().split("\x1f", 1)
             out.extend(Orphan(label, "unknown") for label in _decode_labels(raw, event_id, model_id))
         return out
