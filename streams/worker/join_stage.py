@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import orjson
@@ -27,6 +28,8 @@ from streams.core.label_join import LabelJoin
 from streams.worker.join_store import RocksJoinState, StoreFamily, load_windows, save_windows
 
 log = logging.getLogger("driftline.join")
+
+SEEK_RETRY_S = 3.0  # messages past a seek back are skipped this long, then the seek is asked again
 
 
 class JoinRunner:
@@ -137,6 +140,7 @@ class JoinStage:
         self.end_offsets = end_offsets  # EndOffsets of the join topic: (low, end) per partition
         self.runners: dict[int, JoinRunner] = {}
         self.expected: dict[int, int] = {}  # partition -> next offset to apply
+        self.seeking: dict[int, float] = {}  # partition -> when a seek back was asked for
 
     def _open(self, partition: int) -> JoinRunner:
         s = self.settings
@@ -163,11 +167,16 @@ class JoinStage:
         expected = self.expected[partition]
         if offset < expected:
             return None  # applied before (its state is on disk)
-        if offset > expected and await asyncio.to_thread(self.end_offsets.holds_messages, partition, expected,
-                                                         offset - 1):
-            log.warning("join partition %d: the consumer is at offset %d, the state at %d; seeking back",
-                        partition, offset, expected)
-            return expected
+        if offset > expected:
+            asked = self.seeking.get(partition)
+            if asked is not None and time.monotonic() - asked < SEEK_RETRY_S:
+                return None  # read before the seek back took effect: it comes again
+            if await asyncio.to_thread(self.end_offsets.holds_messages, partition, expected, offset - 1):
+                log.warning("join partition %d: the consumer is at offset %d, the state at %d; seeking back",
+                            partition, offset, expected)
+                self.seeking[partition] = time.monotonic()
+                return expected
+        self.seeking.pop(partition, None)
         runner.apply(offset, raw)  # stored with its offset at the next flush (a crash replays since)
         self.expected[partition] = offset + 1
         return None
@@ -204,5 +213,6 @@ class JoinStage:
         for p in partitions:
             runner = self.runners.pop(p, None)
             self.expected.pop(p, None)
+            self.seeking.pop(p, None)
             if runner is not None:
                 runner.close()
