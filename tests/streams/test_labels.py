@@ -35,6 +35,16 @@ def _performance(stack, model, start_s, stop_s):
     return out, points
 
 
+def _calibrated_profile(stack, prefix: str, model: str, rng) -> None:
+    """A profile that records performance (as `profile build --label-column` does), of a calibrated
+    classifier: the join keeps the model's predictions (DRIFTLINE_LABEL_JOIN=auto) and CBPE
+    estimates its windows."""
+    ref_scores = rng.random(20_000)
+    performance = build_performance_profile(list(ref_scores), list((rng.random(20_000) < ref_scores).astype(int)),
+                                            task="classification")
+    publish_profile(stack, f"{prefix}.profiles", model, performance=performance)
+
+
 def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_kill(stack, start_worker, worker_env,
                                                                                     figures):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
@@ -43,12 +53,7 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
                     DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0", DRIFTLINE_LABEL_WAIT_SECONDS="5")
     worker = start_worker(**settings)
     rng = np.random.default_rng(21)
-    # The profile records performance (as `profile build --label-column` does): the join keeps this
-    # model's predictions (DRIFTLINE_LABEL_JOIN=auto) and CBPE estimates its windows.
-    ref_scores = rng.random(20_000)
-    performance = build_performance_profile(list(ref_scores), list((rng.random(20_000) < ref_scores).astype(int)),
-                                            task="classification")
-    publish_profile(stack, f"{prefix}.profiles", model, performance=performance)
+    _calibrated_profile(stack, prefix, model, rng)
     base = (int(time.time() * 1000) // W - 60) * W
     n = 8_000
     times = np.sort(rng.integers(base, base + 4 * W, n))
@@ -129,3 +134,59 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
             f"{n} predictions over 4 windows, metrics = scikit-learn's (1e-9), {len(unknown)} orphans, "
             f"{len(twice)} duplicates; one point per window and field; CBPE estimated accuracy within "
             f"{max(map(abs, gaps)):.3f} of the realised")
+
+
+def test_an_accuracy_drop_shows_in_metrics_error_stream_and_alert_within_a_window(stack, start_worker, worker_env,
+                                                                                   figures):
+    prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
+    model = f"drop-{prefix}"
+    start_worker(DRIFTLINE_WINDOW_SECONDS="10", DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
+                 DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
+    rng = np.random.default_rng(33)
+    _calibrated_profile(stack, prefix, model, rng)
+    base = (int(time.time() * 1000) // W - 60) * W
+    n, windows, drop_window = 18_000, 6, 3
+    times = np.sort(rng.integers(base, base + windows * W, n))
+    scores = rng.random(n)
+    truth = rng.random(n) < scores  # calibrated ...
+    flipped = (times >= base + drop_window * W) & (rng.random(n) < 0.3)  # ... until 30 % of outcomes flip
+    truth = np.where(flipped, ~truth, truth)
+    rows = feature_rows(rng, n)
+    producer = stack.producer(**{"message.max.bytes": 4_000_000})
+    events = [{"event_id": f"{model}-{i}", "model_id": model, "model_version": "v1", "timestamp": int(times[i]),
+               "features": rows[i], "prediction": float(scores[i])} for i in range(n)]
+    for i in range(0, n, 500):
+        producer.produce(f"{prefix}.predictions", key=rng.bytes(8), value=orjson.dumps({"events": events[i:i + 500]}))
+    labels = [{"event_id": f"{model}-{i}", "model_id": model, "label": int(truth[i]),
+               "timestamp": int(times[i]) + 5_000} for i in range(n)]
+    for i in range(0, n, 500):  # in the order the outcomes became known
+        producer.produce(f"{prefix}.labels", key=rng.bytes(8), value=orjson.dumps({"labels": labels[i:i + 500]}))
+    tick = [{"event_id": f"{model}-tick-{i}", "model_id": model, "model_version": "v1",
+             "timestamp": base + 20 * W + i, "features": rows[i], "prediction": 0.5} for i in range(400)]
+    producer.produce(f"{prefix}.predictions", key=b"tick", value=orjson.dumps({"events": tick}))
+    assert producer.flush(10) == 0
+    start_s, stop_s = base // 1000 - 1, base // 1000 + windows * W // 1000
+
+    def complete():
+        got, _ = _performance(stack, model, start_s, stop_s)
+        done = sum(f.get("labeled_count", 0) for f in got.values()) == n
+        return done and got
+    got = wait_until(complete, 180, interval_s=1.0)
+    assert got, "labels not all joined"
+    alerts = [orjson.loads(m.value()) for m in stack.read_topic(f"{prefix}.alerts", expect=3, timeout_s=60,
+                                                                 settle_s=5)]
+    by_statistic: dict[str, list[int]] = {}
+    for a in alerts:
+        by_statistic.setdefault(a["statistic"], []).append((a["window_start_ms"] - base) // W)
+    accuracy = [got[(base + w * W, "v1")]["accuracy"] for w in range(windows)]
+    estimated = [got[(base + w * W, "v1")]["estimated_accuracy"] for w in range(windows)]
+    figures(f"accuracy drop at window {drop_window} on the real stack: realised "
+            f"{', '.join(f'{a:.3f}' for a in accuracy)}; estimated {', '.join(f'{e:.3f}' for e in estimated)}; "
+            f"alerts {sorted((k, sorted(v)) for k, v in by_statistic.items())}")
+    for w in range(drop_window):  # no concept drift: CBPE tracks the realised accuracy
+        assert abs(estimated[w] - accuracy[w]) < 0.03
+    assert min(accuracy[drop_window:]) < max(accuracy[:drop_window]) - 0.1
+    assert by_statistic.get("accuracy_drop") and min(by_statistic["accuracy_drop"]) == drop_window
+    found = sorted(by_statistic.get("ddm", []) + by_statistic.get("adwin_error", []))
+    assert found and drop_window <= found[0] <= drop_window + 1  # the error stream, within a window
+    assert not any(w < drop_window for ws in by_statistic.values() for w in ws)  # nothing before the drop
