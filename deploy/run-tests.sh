@@ -11,7 +11,14 @@ eval "$env_lines"
 # Alertmanager for tests/streams/test_notify.py: built once from its Go module, cached.
 DRIFTLINE_ALERTMANAGER_BIN=$(deploy/build-alertmanager.sh) || { echo "alertmanager build failed" >&2; exit 1; }
 export DRIFTLINE_ALERTMANAGER_BIN
+# In CI every run keeps its temp dirs (worker logs of failed fault runs) where later pytest
+# sessions do not rotate them away.
+if [[ -n "${CI:-}" ]]; then
+  basetemp="/tmp/driftline-ci-$(date +%Y%m%d-%H%M%S)"
+  set -- --basetemp="$basetemp" "$@"
+fi
 "$PY" -m pytest "$@"
 rc=$?
+if [[ $rc != 0 && -n "${basetemp:-}" ]]; then echo "test temp dirs (worker logs) kept in $basetemp" >&2; fi
 if [[ $rc == 5 ]]; then echo "no tests were collected" >&2; fi
 exit $rc

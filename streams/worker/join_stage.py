@@ -101,21 +101,23 @@ class JoinRunner:
         return self.core.take_partials()
 
     def sent(self, partials: list[PerformancePartial]) -> None:
-        """The partials are on the broker: forget their marks (not of windows changed again since)."""
+        """The partials are on the broker: forget their marks (not of windows changed again since).
+        The deletions are stored with the next commit, never on their own: the overlay may hold
+        messages applied past the stored offset by then, which must be stored with their offset
+        (stored alone, a crash would replay them onto their own effects: a joined label would
+        come back as its own duplicate). A crash before that commit re-sends: harmless."""
         for p in partials:
             key = (p.model_id, p.model_version, p.window_start_ms)
             if key not in self.core.dirty:
                 self.state.delete(b"d" + orjson.dumps(list(key)))
-        self.state.commit(self.state.offset() or 0)
 
     def owed_changes(self) -> list[tuple[bytes, OnlineChange]]:
         return sorted(self._owed.items())
 
     def changes_sent(self, keys: list[bytes]) -> None:
-        for key in keys:
+        for key in keys:  # stored with the next commit, as in sent()
             self._owed.pop(key, None)
             self.state.delete(key)
-        self.state.commit(self.state.offset() or 0)
 
     def close(self) -> None:
         self.state.close()

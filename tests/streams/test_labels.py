@@ -101,9 +101,11 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
             sum(f.get("orphan_labels", 0) for f in found.values()) == len(unknown) and found
     found = wait_until(complete, 180, interval_s=1.0)
     got, points = _performance(stack, model, start_s, stop_s)
+    per_window = {w: (got.get((base + w * W, "v1"), {}).get("labeled_count"),
+                      int((labelled & (times >= base + w * W) & (times < base + (w + 1) * W)).sum())) for w in range(4)}
     assert found, (f"window_performance incomplete: labelled {sum(f.get('labeled_count', 0) for f in got.values())} "
                    f"of {expected_labelled}, orphans {sum(f.get('orphan_labels', 0) for f in got.values())} of "
-                   f"{len(unknown)}")
+                   f"{len(unknown)}; per window (found, expected) {per_window}")
     gaps = []
     for w in range(4):
         start = base + w * W

@@ -134,3 +134,34 @@ def test_the_join_agent_seeks_back_when_the_consumer_resumed_past_its_stored_sta
         last[p.window_start_ms] = WindowPerformance.from_state(p.state).snapshot(predicted=1)
     clean = _windows(_run(tmp_path / "clean", {0: messages}, {}))
     assert {w: s["labeled_count"] for w, s in last.items()} == {w: s["labeled_count"] for w, s in clean.items()}
+
+
+@pytest.mark.parametrize("j", range(J))
+def test_messages_applied_while_partials_are_sent_are_never_stored_without_their_offset(tmp_path, j) -> None:
+    # The join agent applies messages while the flush awaits the broker: a kill after the flush
+    # must replay them onto a state without them (else a joined label comes back as a duplicate).
+    messages = _topic(3)[j]
+    clean = _windows(_run(tmp_path / "clean", {j: messages}, {}))
+    half = len(messages) // 2
+    runner = _runner(tmp_path / "raced", j)
+    for offset in range(half):
+        runner.apply(offset, messages[offset])
+    runner.commit(half)
+    partials = runner.take_partials()
+    received = {(p.model_id, p.model_version, p.window_start_ms, j): p.state for p in partials}
+    for offset in range(half, len(messages)):  # applied while the partials are on their way
+        runner.apply(offset, messages[offset])
+    runner.sent(partials)
+    runner.close()  # killed before the next flush
+    runner = _runner(tmp_path / "raced", j)
+    assert runner.next_offset == half
+    for offset in range(half, len(messages)):
+        runner.apply(offset, messages[offset])
+    runner.commit(len(messages))
+    for p in runner.take_partials():
+        received[(p.model_id, p.model_version, p.window_start_ms, j)] = p.state
+    runner.close()
+    raced = _windows(received)
+    for window, snap in clean.items():
+        assert raced[window]["labeled_count"] == snap["labeled_count"]
+        assert raced[window]["duplicate_labels"] == snap["duplicate_labels"]
