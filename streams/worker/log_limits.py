@@ -38,8 +38,10 @@ class RepeatFilter(logging.Filter):
         if len(self._kinds) > 1000:  # kinds of long ago are not worth remembering
             self._kinds = {k: v for k, v in self._kinds.items() if now - v[0] < self.interval_s}
         if suppressed:
-            record.msg = f"{record.getMessage()} (+{suppressed} like it in the last {self.interval_s:.0f} s)"
-            record.args = None
+            # Formatted here, and kept formattable: mode's formatter applies `msg % args` itself
+            # (args None made it raise "not all arguments converted").
+            record.msg = "%s"
+            record.args = (f"{record.getMessage()} (+{suppressed} like it in the last {self.interval_s:.0f} s)",)
         return True
 
 
