@@ -40,8 +40,8 @@ class RepeatFilter(logging.Filter):
         if suppressed:
             # Formatted here, and kept formattable: mode's formatter applies `msg % args` itself
             # (args None made it raise "not all arguments converted").
-            record.msg = "%s"
-            record.args = (f"{record.getMessage()} (+{suppressed} like it in the last {self.interval_s:.0f} s)",)
+            text = f"{record.getMessage()} (+{suppressed} like it in the last {self.interval_s:.0f} s)"
+            record.msg, record.args = "%s", (text,)
         return True
 
 
