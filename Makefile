@@ -41,7 +41,9 @@ demo: install
 	@deploy/demo.sh
 
 # Throughput of the worker against bare aiokafka and a bare faust agent on the real stack, then the
-# cost of each statistic and a window's drift computation next to Evidently's DataDriftPreset.
+# cost of each statistic and a window's drift computation next to Evidently's DataDriftPreset, then
+# the label join's own figures (predictions and labels per second, bytes per pending prediction).
 bench: install
 	@deploy/run-bench.sh
 	@deploy/run-stats-bench.sh
+	@.venv/bin/python -m bench.join
