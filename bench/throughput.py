@@ -183,7 +183,7 @@ def report(results: list[ModeResult], events: int, console: Console) -> None:
         c, e = r.runs.get("c"), r.runs.get("e")
         if c is not None and e is not None:
             console.print(f"{r.filled.mode}: with the label join on for every model (e) the worker runs at "
-                          f"{e.rate / c.rate:.2f} × (c) (profiles without performance: no join): "
+                          f"{e.rate / c.rate:.2f} × (c) (the join off): "
                           f"{e.rate:,.0f} vs {c.rate:,.0f} events/s.")
     one = next((r.runs.get("c") for r in results if r.filled.mode == "batch500"), None)
     spread = next((r.runs.get("d") for r in results if r.filled.mode == "spread500"), None)

@@ -126,6 +126,38 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         except Exception as exc:
             die("the merge agent", exc)
 
+    joins = _wire_label_join(app, settings, partials, join_topic, profiles, raw) \
+        if settings.label_join != "off" else None
+
+    @app.task
+    async def limit_repeated_logs():  # once faust has set up its log handlers
+        log_limits.install()
+
+    @app.timer(interval=0.25)
+    async def close_idle_windows():
+        try:
+            await runner.tick()
+        except Exception as exc:
+            die("the window timer", exc)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app, revoked, **kwargs):
+        runner.forget({tp.partition for tp in revoked if tp.topic == settings.predictions_topic})
+        if joins is not None:
+            joins.forget({tp.partition for tp in revoked if tp.topic == settings.join_topic})
+        merge.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app, assigned, **kwargs):
+        runner.assign({tp.partition for tp in assigned if tp.topic == settings.predictions_topic})
+        merge.assigned()
+
+    return app
+
+
+def _wire_label_join(app: faust.App, settings: Settings, partials, join_topic, profiles, raw) -> JoinStage:
+    """The labels agent, the join agent and its timer (#11): only when the join is on, so a worker
+    without it subscribes to no more than the predictions and partials."""
     joins = JoinStage(settings, partials, profiles, EndOffsets(settings, settings.join_topic))
     router = LabelRouter(join_topic, app.topic(settings.labels_dlq_topic, **raw),
                          partition_count(settings, settings.join_topic))
@@ -158,26 +190,4 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         except Exception as exc:
             die("the join timer", exc)
 
-    @app.task
-    async def limit_repeated_logs():  # once faust has set up its log handlers
-        log_limits.install()
-
-    @app.timer(interval=0.25)
-    async def close_idle_windows():
-        try:
-            await runner.tick()
-        except Exception as exc:
-            die("the window timer", exc)
-
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app, revoked, **kwargs):
-        runner.forget({tp.partition for tp in revoked if tp.topic == settings.predictions_topic})
-        joins.forget({tp.partition for tp in revoked if tp.topic == settings.join_topic})
-        merge.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
-
-    @app.on_partitions_assigned.connect
-    async def on_assigned(app, assigned, **kwargs):
-        runner.assign({tp.partition for tp in assigned if tp.topic == settings.predictions_topic})
-        merge.assigned()
-
-    return app
+    return joins

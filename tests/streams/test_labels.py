@@ -50,7 +50,8 @@ def test_window_performance_equals_scikit_learn_on_the_joined_pairs_through_a_ki
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"labels-{prefix}"
     settings = dict(DRIFTLINE_WINDOW_SECONDS="10", DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-                    DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0", DRIFTLINE_LABEL_WAIT_SECONDS="5")
+                    DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0", DRIFTLINE_LABEL_WAIT_SECONDS="5",
+                    DRIFTLINE_LABEL_JOIN="auto")
     worker = start_worker(**settings)
     rng = np.random.default_rng(21)
     _calibrated_profile(stack, prefix, model, rng)
@@ -143,7 +144,7 @@ def test_an_accuracy_drop_shows_in_metrics_error_stream_and_alert_within_a_windo
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"drop-{prefix}"
     start_worker(DRIFTLINE_WINDOW_SECONDS="10", DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-                 DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
+                 DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0", DRIFTLINE_LABEL_JOIN="auto")
     rng = np.random.default_rng(33)
     _calibrated_profile(stack, prefix, model, rng)
     base = (int(time.time() * 1000) // W - 60) * W
