@@ -149,8 +149,11 @@ class PartitionProcessor:
                 return Received(applied=False, seek_again=again)
             self.seeking_from = None
             begins = self._dropped + 1
-            if offset > self.windows.skip_before_offset:
-                lost = (self.windows.skip_before_offset, offset - 1)
+            # Lost: offsets between what the partition still needed and where the replay begins
+            # (after a gap's seek back, what was applied before the gap is not needed again).
+            needed = max(self.windows.skip_before_offset, self.windows.last_offset + 1)
+            if offset > needed:
+                lost = (needed, offset - 1)
         if offset < self.windows.skip_before_offset or offset <= self.windows.last_offset:
             self.windows.next_offset = max(self.windows.next_offset, offset + 1)
             return Received(applied=False, replay_begins=begins)

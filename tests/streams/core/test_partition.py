@@ -173,3 +173,16 @@ def test_a_gap_of_transaction_markers_is_accepted():
     assert processor.receive(2, [_ev(10)], 0).gap == (1, 1)
     processor.accept_gap(1)
     assert processor.receive(2, [_ev(10)], 0).applied
+
+
+def test_a_gap_right_after_the_replay_base_loses_nothing_and_says_so():
+    # Seen in a fault run: the first two messages from the base applied, then faust moved the
+    # consumer past 231-315; the seek back to 231 must not report 229-230 as lost.
+    processor, start = PartitionProcessor.start(0, _windows(), 229, PartitionCheckpoint(229, None, 0), low=0)
+    assert start.seek_to is None
+    assert processor.receive(229, [_ev(10)], 0).applied and processor.receive(230, [_ev(11)], 0).applied
+    gap = processor.receive(316, [_ev(12)], 0)
+    assert not gap.applied and gap.gap == (231, 315)
+    processor.seek_back(231, 316)
+    again = processor.receive(231, [_ev(12)], 0)
+    assert again.applied and again.lost is None and again.replay_begins
