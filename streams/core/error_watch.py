@@ -3,8 +3,10 @@ partition, river's DDM on the 0/1 errors of classifiers (`ddm`) and ADWIN on the
 the absolute error of regressors: `adwin_error`). Each join partition sees the labels of its
 share of the events (a hash of the event id: a uniform subsample of the label stream), so a
 change shows in each of them; the merge stage publishes one alert per change (the first of
-nearby detections, as for ADWIN on predictions). A detection is keyed to the window of the
-prediction whose label set it off."""
+nearby detections, as for ADWIN on predictions). A detection is keyed to the newest prediction
+window the detector has seen labels of: labels arrive roughly, not exactly, in prediction order
+(a real-stack run keyed a change to the window before it by the label that happened to set it
+off), and the change is known only once the labels that show it are in."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class ErrorWatch:
     window_ms: int
     detectors: dict[tuple[str, str], dict] = field(default_factory=dict)  # -> {"ddm": DDM, "adwin_error": ADWIN}
     touched: set[tuple[str, str]] = field(default_factory=set)
+    newest: dict[tuple[str, str], int] = field(default_factory=dict)  # -> newest window start fed
 
     def error(self, task: str, prediction, label: object, *, positive: str, threshold: float) -> float | None:
         """The model's error on one joined pair: 0/1 for classifiers, |error| for regressors."""
@@ -50,6 +53,8 @@ class ErrorWatch:
                 found["ddm"] = DDM(warm_start=DDM_WARM_START)
             self.detectors[key] = found
         self.touched.add(key)
+        window_start_ms = max(window_start_ms, self.newest.get(key, window_start_ms))
+        self.newest[key] = window_start_ms
         out = []
         for statistic, detector in found.items():
             if detector.update_one(error):
@@ -63,8 +68,11 @@ class ErrorWatch:
         return out
 
     def to_state(self, key: tuple[str, str]) -> dict:
-        return {name: d.to_state() for name, d in self.detectors[key].items()}
+        return {"detectors": {name: d.to_state() for name, d in self.detectors[key].items()},
+                "newest": self.newest.get(key)}
 
     def restore(self, key: tuple[str, str], state: dict) -> None:
         kinds = {"adwin_error": ADWIN, "ddm": DDM}
-        self.detectors[key] = {name: kinds[name].from_state(s) for name, s in state.items()}
+        self.detectors[key] = {name: kinds[name].from_state(s) for name, s in state["detectors"].items()}
+        if state.get("newest") is not None:
+            self.newest[key] = int(state["newest"])

@@ -52,4 +52,16 @@ def test_an_accuracy_drop_is_detected_soon_after_it_and_not_before(figures) -> N
     assert set(found) == {"ddm", "adwin_error"}
     assert all(drop_at <= k <= drop_at + 1_000 for k in found.values())
     assert all(c.alert.feature == "error" and c.alert.window_start_ms == (int(c.event_id[1:]) * 20) // W * W
-               for c in changes)
+               for c in changes)  # labels in prediction order: the newest window is the label's own
+
+
+def test_a_detection_is_keyed_to_the_newest_window_seen_not_to_a_late_label() -> None:
+    from streams.core.error_watch import ErrorWatch
+
+    watch = ErrorWatch(W)
+    watch.observe("m", "1", "binary", 0.0, 3 * W, "a")
+    watch.observe("m", "1", "binary", 0.0, 2 * W, "b")  # a label of an older window, arriving late
+    assert watch.newest[("m", "1")] == 3 * W
+    restored = ErrorWatch(W)
+    restored.restore(("m", "1"), watch.to_state(("m", "1")))
+    assert restored.newest[("m", "1")] == 3 * W
