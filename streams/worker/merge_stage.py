@@ -43,6 +43,7 @@ from streams.core.windowing import ClosedWindow
 from streams.worker.performance_book import PerformanceBook
 
 log = logging.getLogger("driftline.merge")
+trace = logging.getLogger("driftline.trace")  # settings.trace_delivery
 
 
 def _key(*parts) -> str:
@@ -91,12 +92,16 @@ class MergeRunner:
         state = {"version": 1, "finalised_until": 0, "progress": {}, "partials": [], "closed_by": []}
         online: dict[tuple[str, str, str], int] = {}
         tracker = self.incidents[mp] = self._new_tracker()
-        for raw_key, value in list(self.table.items()):
-            key = orjson.loads(raw_key)
+        rows = [(orjson.loads(raw_key), raw_key, value) for raw_key, value in list(self.table.items())]
+        finalised = max((int(v) for k, _, v in rows if k[0] == mp and k[1] == "finalised"), default=0)
+        for key, raw_key, value in rows:
             if key[0] != mp:
                 continue
             if key[1] == "partial":
                 partial = decode_partials_message(value)
+                if partial.window_end_ms <= finalised:  # final before a crash that left it: not again
+                    self.table.pop(raw_key, None)
+                    continue
                 self.profile_data.setdefault(partial.profile_fingerprint, partial.profile)
                 state["partials"].append([[partial.model_id, partial.model_version, partial.window_start_ms,
                                            partial.window_end_ms], partial.partition, partial.profile_fingerprint,
@@ -144,7 +149,7 @@ class MergeRunner:
     def assigned(self) -> None:
         self._reload_alerts = True  # another worker may have published since we last looked
 
-    async def handle(self, mp: int, raw: bytes) -> None:
+    async def handle(self, mp: int, raw: bytes, offset: int = -1) -> None:
         merger = self.mergers.get(mp)
         if merger is None:
             merger = await self._open(mp)
@@ -155,11 +160,17 @@ class MergeRunner:
             log.error("merge partition %d: unreadable message skipped (%s)", mp, str(exc).splitlines()[0][:200])
             return
         if isinstance(message, WindowPartial):
-            if self._partial(mp, merger, message, raw):
+            accepted = self._partial(mp, merger, message, raw)
+            trace.info("merge partition %d offset %d: partial of partition %d model=%s version=%s start=%d count=%d "
+                       "%s", mp, offset, message.partition, message.model_id, message.model_version or "-",
+                       message.window_start_ms, message.state["count"], "taken" if accepted else "ignored (final)")
+            if accepted:
                 key = (message.model_id, message.model_version, message.window_start_ms)
                 self._cost_ms[key] = (self._cost_ms.get(key, 0.0) + message.built_ms
                                       + (time.perf_counter() - began) * 1000)
         elif isinstance(message, PartitionProgress):
+            trace.info("merge partition %d offset %d: progress of partition %d closed_until=%d", mp, offset,
+                       message.partition, message.closed_until_ms)
             await self._progress(mp, merger, message)
         elif isinstance(message, OnlineChange):
             await self._online(mp, message)
@@ -197,10 +208,13 @@ class MergeRunner:
             key = f.window_id[:3]
             self._cost_ms[key] = self._cost_ms.get(key, 0.0) + merged_ms
         await self._write(mp, final)
+        # The bound before the pops: the changelog keeps their order, and a crash between them must
+        # leave stale partials (dropped when the table is read back, `_open`), never a window with
+        # some partials gone and the bound not moved (it would be finalised again with the rest).
+        self.table[_key(mp, "finalised")] = str(merger.finalised_until_ms)
         for f in final:
             for partition in f.partitions_seen:
                 self.table.pop(_key(mp, "partial", *f.window_id, partition), None)
-        self.table[_key(mp, "finalised")] = str(merger.finalised_until_ms)
 
     async def _write(self, mp: int, final: list[FinalWindow]) -> None:
         findings = [WindowFindings(ClosedWindow(*f.window_id, f.window, -1, f.closed_by), self.settings, self.policy)
@@ -212,6 +226,10 @@ class MergeRunner:
         for f, found in zip(final, findings):  # oldest first: the incidents' order of events
             await self._incident_events(mp, tracker, found)
             _log_final(f, found, self._cost_ms.pop(f.window_id[:3], 0.0))
+            trace.info("merge partition %d finalised model=%s version=%s start=%d from %s (progress %s)", mp,
+                       f.window_id[0], f.window_id[1] or "-", f.window_id[2],
+                       " ".join(f"{p}:{n}" for p, n in f.counts), self.mergers[mp].progress_text()
+                       if mp in self.mergers else "?")
 
     async def _incident_events(self, mp: int, tracker: IncidentTracker, found: WindowFindings) -> None:
         """The window's drift verdicts into incidents (incidents.py): alerts only when one opens,

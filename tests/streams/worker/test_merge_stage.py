@@ -59,6 +59,49 @@ def test_a_merge_partition_taken_over_is_recovered_from_the_table():
     assert second.topic_watermark_ms == 1_300
 
 
+class ChangelogTable(dict):
+    """A table that also keeps, in order, the changelog records its writes would send."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.records: list[tuple[str, str | None]] = []
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.records.append((key, value))
+
+    def pop(self, key, *default):
+        self.records.append((key, None))
+        return super().pop(key, *default)
+
+
+def test_a_crash_after_any_changelog_record_of_a_finalisation_never_finalises_the_window_again_with_fewer_partials():
+    before = {}
+    first = _runner(before, FakeSink())
+    for raw in (_partial(0, 300), _progress(0, 1_000), _partial(1, 200)):
+        asyncio.run(first.handle(0, raw))
+    table = ChangelogTable(before)
+    first.table = first.performance.table = table
+    asyncio.run(first.handle(0, _progress(1, 1_000)))  # finalises: a point, then table records
+    assert first.sink.points[("m", "1", 0)]["count"] == 500
+    assert len(table.records) >= 3
+    for delivered in range(len(table.records) + 1):  # killed with only these records on the changelog
+        recovered = dict(before)
+        for key, value in table.records[:delivered]:
+            if value is None:
+                recovered.pop(key, None)
+            else:
+                recovered[key] = value
+        sink = FakeSink()
+        sink.points = dict(first.sink.points)  # the point was written before any record
+        second = _runner(recovered, sink)
+        asyncio.run(second.handle(0, _progress(1, 1_000)))  # not acknowledged: delivered again
+        asyncio.run(second.handle(0, _progress(0, 2_000)))
+        asyncio.run(second.handle(0, _progress(1, 2_000)))
+        assert sink.points[("m", "1", 0)]["count"] == 500, delivered
+        assert not [k for k in recovered if orjson.loads(k)[1] == "partial"], delivered
+
+
 def test_a_replayed_partial_replaces_its_copy_and_one_after_the_final_is_ignored():
     sink = FakeSink()
     runner = _runner({}, sink)
