@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     app_id: str = "driftline-worker"
     worker_data_dir: Path = Path.home() / ".cache" / "driftline" / "worker"
     log_level: str = "info"
+    # One INFO line per partial and progress sent and merged (logger driftline.trace): for
+    # diagnosing delivery, not for every day (a line per window per partition).
+    trace_delivery: bool = False
 
     @model_validator(mode="after")
     def _token_from_file(self) -> "Settings":

@@ -39,6 +39,7 @@ class FinalWindow:
     unmerged_events: int = 0  # events of partials built on another profile than the merged ones
     partitions_seen: tuple[int, ...] = ()  # every partition that sent a partial, merged or not
     closed_by: str = "watermark"  # how the partitions closed it ("idle" when any did by idleness)
+    counts: tuple[tuple[int, int], ...] = ()  # (partition, events) of every partial, merged or not
 
 
 @dataclass
@@ -64,6 +65,9 @@ class WindowMerger:
         """A partition has closed every window ending at or before `closed_until_ms`."""
         if closed_until_ms > self._progress.get(partition, -1):
             self._progress[partition] = closed_until_ms
+
+    def progress_text(self) -> str:
+        return " ".join(f"{p}:{c}" for p, c in sorted(self._progress.items()))
 
     @property
     def finalised_until_ms(self) -> int:
@@ -100,7 +104,8 @@ class WindowMerger:
         others = sum(parts[q][1]["count"] + parts[q][1]["late_count"] for p, qs in groups.items() if p != chosen
                      for q in qs)
         return FinalWindow(window_id, merged, tuple(groups[chosen]), others, tuple(sorted(parts)),
-                           "idle" if "idle" in closed_by else "watermark")
+                           "idle" if "idle" in closed_by else "watermark",
+                           tuple((q, int(parts[q][1]["count"])) for q in sorted(parts)))
 
     def to_state(self) -> dict:
         return {"version": 1, "finalised_until": self._finalised_until,

@@ -12,6 +12,8 @@ partition and sends each window's performance to stage two (performance_book.py)
 
 from __future__ import annotations
 
+import logging
+
 import faust
 from faust.types import TP
 
@@ -26,6 +28,7 @@ from streams.worker.join_stage import JoinStage
 from streams.worker.label_router import LabelRouter
 from streams.worker.merge_stage import MergeRunner
 from streams.worker.pending_feed import PendingFeed
+from streams.worker.producer_flush import deliver_everything
 from streams.worker.partition_stage import WindowRunner
 from streams.kafka.profiles import ProfileStore
 from streams.worker.read_ahead import ReadAhead
@@ -57,6 +60,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         producer_max_request_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
         consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
     )
+    logging.getLogger("driftline.trace").setLevel(logging.INFO if settings.trace_delivery else logging.WARNING)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     predictions = app.topic(settings.predictions_topic, **raw)
     predictions_partitions = partition_count(settings, settings.predictions_topic)
@@ -120,9 +124,10 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     async def merge_partials(stream):
         try:
             async for value in stream:  # in the stream's step: table writes need its current event
-                await merge.handle(stream.current_event.message.partition, value)
+                message = stream.current_event.message
+                await merge.handle(message.partition, value, message.offset)
                 # Table records, points and alerts are delivered before faust acks the message.
-                await app.producer.flush()
+                await deliver_everything(app.producer)
         except Exception as exc:
             die("the merge agent", exc)
 
@@ -168,7 +173,7 @@ def _wire_label_join(app: faust.App, settings: Settings, partials, join_topic, p
             async for value in stream:
                 message = stream.current_event.message
                 await router.handle(stream.current_event.key, value, message.topic, message.partition, message.offset)
-                await app.producer.flush()  # routed before faust acks (and commits) the label message
+                await deliver_everything(app.producer)  # routed before faust acks (and commits) the label
         except Exception as exc:
             die("the labels agent", exc)
 

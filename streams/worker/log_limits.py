@@ -5,6 +5,7 @@ While a broker is away, aiokafka and librdkafka log every reconnect attempt (mor
 ERROR lines in 24 s were seen); an operator needs the first line and a count, not a wall of them.
 A kind is the logger, the level and the text with its numbers blanked out (so two different
 profiles rejected are two kinds, and reconnects to the same broker are one).
+A partition's number stays in the kind.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import re
 import time
 
 INTERVAL_S = 10.0
-_NUMBERS = re.compile(r"\b\d+\b")  # standalone numbers: "m0" and "m1" stay two names
+# Standalone numbers: "m0" and "m1" stay two names; so do "partition 2" and "partition 3" (a
+# rebalance's warnings about two partitions are two facts, not a storm).
+_NUMBERS = re.compile(r"(?<!partition )\b\d+\b")
 
 
 class RepeatFilter(logging.Filter):

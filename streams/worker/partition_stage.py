@@ -32,6 +32,7 @@ from streams.settings import Settings
 from streams.core.windowing import ClosedWindow, PartitionWindows
 
 log = logging.getLogger("driftline.worker")
+trace = logging.getLogger("driftline.trace")  # settings.trace_delivery
 
 SEEK_RETRY_S = 3.0  # a seek back whose replay has not begun by then is made again
 QUIET_START_S = 1.0  # an assigned partition silent this long is started from its end offsets
@@ -277,8 +278,9 @@ class WindowRunner:
             partial = partial_of(window, partition, self.fingerprints)
             deliveries.append(await self.partials_topic.send(key=partial_key(window.model_id, window.model_version),
                                                              value=encode_partials_message(partial)))
-            log.debug("partition %d closed model=%s version=%s start=%d count=%d (%s)", partition, window.model_id,
-                      window.model_version or "-", window.start_ms, window.state.count, window.closed_by)
+            trace.info("partition %d sent partial model=%s version=%s start=%d count=%d late=%d first_offset=%d (%s)",
+                       partition, window.model_id, window.model_version or "-", window.start_ms, window.state.count,
+                       window.state.late_count, window.first_offset, window.closed_by)
         for delivery in deliveries:
             await delivery
         await self._await_pending(partition)  # the checkpoint covers these events: the join has them
@@ -287,6 +289,8 @@ class WindowRunner:
         progress = encode_partials_message(PartitionProgress(
             partition=partition, partitions=self.predictions_partitions, closed_until_ms=pw.closed_until_ms,
             watermark_ms=pw.watermark_ms))
+        trace.info("partition %d sends progress closed_until=%d watermark=%s last_offset=%d", partition,
+                   pw.closed_until_ms, pw.watermark_ms, pw.last_offset)
         deliveries = [await self.partials_topic.send(key=PROGRESS_KEY, value=progress, partition=mp)
                       for mp in range(self.partials_partitions)]
         for delivery in deliveries:

@@ -28,3 +28,11 @@ def test_lines_that_say_different_things_are_different_kinds():
     assert f.filter(_record("rejected profile for model key %r: %s", "b", "NaN shares", name="driftline.profiles"))
     assert f.filter(_record("rejected profile for model key %r: %s", "m1", "NaN shares", name="driftline.profiles"))
     assert f.filter(_record("rejected profile for model key %r: %s", "m2", "NaN shares", name="driftline.profiles"))
+
+
+def test_the_same_warning_about_two_partitions_is_two_lines():
+    f = RepeatFilter(10.0, clock=lambda: 0.0)
+    text = "partition %d: the consumer skipped offsets %d-%d (faust repositioned it); seeking back to %d"
+    assert f.filter(_record(text, 2, 120, 257, 120, name="driftline.worker"))
+    assert f.filter(_record(text, 3, 231, 315, 231, name="driftline.worker"))
+    assert not f.filter(_record(text, 3, 400, 410, 400, name="driftline.worker"))  # the same partition again
