@@ -27,6 +27,7 @@ from streams.kafka.security import faust_credentials
 from streams.worker.join_stage import JoinStage
 from streams.worker.label_router import LabelRouter
 from streams.worker.merge_stage import MergeRunner
+from streams.worker.offset_check import OffsetCheck
 from streams.worker.pending_feed import PendingFeed
 from streams.worker.producer_flush import deliver_everything
 from streams.worker.partition_stage import WindowRunner
@@ -120,12 +121,16 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         except Exception as exc:  # faust would restart the agent in place: exit, a supervisor restarts us
             die("the windows agent", exc)
 
+    partials_check = _offset_check(app, settings, settings.partials_topic, "merge partition")
+
     @app.agent(partials, name="driftline.merge")
     async def merge_partials(stream):
         try:
             async for value in stream:  # in the stream's step: table writes need its current event
-                message = stream.current_event.message
-                await merge.handle(message.partition, value, message.offset)
+                event = stream.current_event
+                if not await partials_check.admit(stream, event):
+                    continue
+                await merge.handle(event.message.partition, value, event.message.offset)
                 # Table records, points and alerts are delivered before faust acks the message.
                 await deliver_everything(app.producer)
         except Exception as exc:
@@ -151,6 +156,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         if joins is not None:
             joins.forget({tp.partition for tp in revoked if tp.topic == settings.join_topic})
         merge.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
+        partials_check.forget({tp.partition for tp in revoked if tp.topic == settings.partials_topic})
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app, assigned, **kwargs):
@@ -167,10 +173,14 @@ def _wire_label_join(app: faust.App, settings: Settings, partials, join_topic, p
     router = LabelRouter(join_topic, app.topic(settings.labels_dlq_topic, **raw),
                          partition_count(settings, settings.join_topic))
 
+    labels_check = _offset_check(app, settings, settings.labels_topic, "labels partition")
+
     @app.agent(app.topic(settings.labels_topic, **raw), name="driftline.labels")
     async def route_labels(stream):
         try:
             async for value in stream:
+                if not await labels_check.admit(stream, stream.current_event):
+                    continue
                 message = stream.current_event.message
                 await router.handle(stream.current_event.key, value, message.topic, message.partition, message.offset)
                 await deliver_everything(app.producer)  # routed before faust acks (and commits) the label
@@ -195,4 +205,15 @@ def _wire_label_join(app: faust.App, settings: Settings, partials, join_topic, p
         except Exception as exc:
             die("the join timer", exc)
 
+    @app.on_partitions_revoked.connect
+    async def on_labels_revoked(app, revoked, **kwargs):
+        labels_check.forget({tp.partition for tp in revoked if tp.topic == settings.labels_topic})
+
     return joins
+
+
+def _offset_check(app: faust.App, settings: Settings, topic: str, what: str) -> OffsetCheck:
+    async def seek(partition: int, offset: int) -> None:
+        await app.consumer.seek_wait({TP(topic, partition): offset})
+
+    return OffsetCheck(topic, settings.app_id, EndOffsets(settings, topic), seek, what)

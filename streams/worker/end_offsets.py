@@ -24,6 +24,7 @@ class EndOffsets:
         self._consumer = Consumer({**self._config, "group.id": f"driftline-ends-{uuid.uuid4()}",
                                    "enable.auto.commit": False, "log_level": 3})
         self._probe: Consumer | None = None
+        self._group: Consumer | None = None
 
     def read(self, partitions: list[int]) -> dict[int, tuple[int, int]]:
         """partition -> (low, end): the first offset still in Kafka and the offset the next message
@@ -48,7 +49,17 @@ class EndOffsets:
         finally:
             self._probe.unassign()
 
+    def committed(self, partition: int, group: str, timeout_s: float = 5.0) -> int | None:
+        """The group's committed offset of the partition (None: none yet). A consumer of the
+        group's id that never subscribes, so it joins nothing and commits nothing."""
+        if self._group is None:
+            self._group = Consumer({**self._config, "group.id": group, "enable.auto.commit": False,
+                                    "log_level": 3})
+        offset = self._group.committed([TopicPartition(self._topic, partition)], timeout=timeout_s)[0].offset
+        return offset if offset >= 0 else None
+
     def close(self) -> None:
         self._consumer.close()
-        if self._probe is not None:
-            self._probe.close()
+        for consumer in (self._probe, self._group):
+            if consumer is not None:
+                consumer.close()
