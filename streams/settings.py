@@ -10,7 +10,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class KafkaSettings(BaseSettings):
+    """What a Kafka client of driftline needs: the brokers, their security, the topic names.
+    The producer SDK (driftline/) reads only these, so that a service logging predictions does
+    not import the worker's statistics to validate settings it does not use."""
+
     model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_file=".driftline.env", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -21,6 +25,24 @@ class Settings(BaseSettings):
     kafka_ssl_ca_file: Optional[Path] = None  # PEM; default: the system's CAs
     kafka_ssl_cert_file: Optional[Path] = None  # PEM client certificate (mutual TLS)
     kafka_ssl_key_file: Optional[Path] = None  # PEM key of the client certificate
+    topic_prefix: str = Field("driftline", min_length=1)
+
+    def kafka_client_config(self) -> dict[str, object]:
+        """The connection part of every confluent-kafka client's config (one place for it). Its
+        log lines go through Python logging (driftline.kafka), where repeats are collapsed."""
+        import logging
+
+        from streams.kafka.security import confluent_security
+
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka"),
+                **confluent_security(self)}
+
+    @property
+    def predictions_topic(self) -> str:
+        return f"{self.topic_prefix}.predictions"
+
+
+class Settings(KafkaSettings):
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")
     influx_token_file: Optional[Path] = None  # read the token from this file instead (e.g. a mounted secret)
@@ -40,7 +62,6 @@ class Settings(BaseSettings):
     alert_repeat_seconds: float = Field(4 * 3600, ge=0)  # an open incident's reminder (event time); 0: none
     alert_clear_ratio: float = Field(0.8, gt=0, le=1)  # an incident clears below this share of its threshold
     alert_clear_windows: int = Field(2, ge=1)  # ... for this many consecutive windows
-    topic_prefix: str = Field("driftline", min_length=1)
     topic_partitions: int = Field(4, ge=1)  # of the predictions topic, when driftline creates it
     partials_partitions: int = Field(4, ge=1)  # of the internal partials topic and its merge table
     # The label join (#11): labels on <prefix>.labels meet their predictions in join partitions.
@@ -85,23 +106,9 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown statistics {unknown}; choose from {', '.join(STATISTICS)}")
         return ",".join(names)
 
-    def kafka_client_config(self) -> dict[str, object]:
-        """The connection part of every confluent-kafka client's config (one place for it). Its
-        log lines go through Python logging (driftline.kafka), where repeats are collapsed."""
-        import logging
-
-        from streams.kafka.security import confluent_security
-
-        return {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("driftline.kafka"),
-                **confluent_security(self)}
-
     @property
     def statistic_names(self) -> list[str]:
         return self.drift_statistics.split(",")
-
-    @property
-    def predictions_topic(self) -> str:
-        return f"{self.topic_prefix}.predictions"
 
     @property
     def alerts_topic(self) -> str:

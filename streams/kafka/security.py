@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from streams.errors import DriftlineError
 
 if TYPE_CHECKING:
-    from streams.settings import Settings
+    from streams.settings import KafkaSettings, Settings
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-def confluent_security(settings: "Settings") -> dict[str, str]:
+def confluent_security(settings: "KafkaSettings") -> dict[str, str]:
     """librdkafka's security properties for the settings."""
     protocol = settings.kafka_security_protocol
     config = {"security.protocol": protocol.lower()}
