@@ -83,6 +83,9 @@ class Settings(KafkaSettings):
     # One INFO line per partial and progress sent and merged (logger driftline.trace): for
     # diagnosing delivery, not for every day (a line per window per partition).
     trace_delivery: bool = False
+    # /metrics (Prometheus) and /health: "host:port", or "off"; a taken port is logged, not fatal.
+    metrics_address: str = "127.0.0.1:9477"
+    metrics_max_models: int = Field(100, ge=1)  # (model, version) pairs with series of their own
 
     @model_validator(mode="after")
     def _token_from_file(self) -> "Settings":

@@ -101,6 +101,7 @@ class InfluxSink:
         self._client = InfluxDBClient(url=settings.influx_url, token=settings.influx_token.get_secret_value(),
                                       org=settings.influx_org, timeout=WRITE_TIMEOUT_MS)
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
+        self.metrics = None  # WorkerMetrics, set by the worker: write durations and failures
 
     def check(self) -> None:
         """Fail early, with a clear message, when InfluxDB is unreachable or the token is wrong."""
@@ -143,7 +144,11 @@ class InfluxSink:
         while True:
             try:
                 # The client is synchronous; a thread keeps the event loop (and Kafka heartbeats) free.
+                began = time.perf_counter()
                 await asyncio.to_thread(write)
+                if self.metrics is not None:
+                    self.metrics.write_seconds.observe(time.perf_counter() - began)
+                    self.metrics.influx_ok = True
                 if failures:
                     log.warning("InfluxDB write of %d window(s) succeeded after %d failed attempt(s) in %.0f s",
                                 count, failures, time.monotonic() - first_failure)
@@ -151,6 +156,9 @@ class InfluxSink:
             except Exception as exc:  # the client raises urllib3/ApiException/OSError alike
                 now = time.monotonic()
                 failures += 1
+                if self.metrics is not None:
+                    self.metrics.write_failures.inc()
+                    self.metrics.influx_ok = False
                 if failures == 1:
                     first_failure = now
                 if now - logged_at >= LOG_EVERY_S:

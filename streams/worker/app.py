@@ -27,6 +27,8 @@ from streams.kafka.security import faust_credentials
 from streams.worker.join_stage import JoinStage
 from streams.worker.label_router import LabelRouter
 from streams.worker.merge_stage import MergeRunner
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.metrics_server import serve as serve_metrics
 from streams.worker.offset_check import OffsetCheck
 from streams.worker.pending_feed import PendingFeed
 from streams.worker.producer_flush import deliver_everything
@@ -86,6 +88,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     # settings.merge_changelog_topic and reads back with the same codec when it recovers).
     table = app.Table("merge", key_type=str, value_type=str, partitions=merge_partitions)
     merge = MergeRunner(settings, predictions_partitions, sink, app.topic(settings.alerts_topic, **raw), table)
+    metrics = WorkerMetrics(settings.metrics_max_models)
+    runner.metrics = merge.metrics = sink.metrics = metrics
+    app.driftline_metrics = metrics
     runner.topic_watermark = lambda: merge.topic_watermark_ms
     runner.topic_progress = lambda: merge.topic_progress_ms
     app.driftline_runner, app.driftline_merge = runner, merge
@@ -142,6 +147,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
     @app.task
     async def limit_repeated_logs():  # once faust has set up its log handlers
         log_limits.install()
+        app.driftline_metrics_server = serve_metrics(metrics, settings.metrics_address)
 
     @app.timer(interval=0.25)
     async def close_idle_windows():

@@ -40,6 +40,7 @@ from streams.core.ports import MergeTable, Topic, WindowSink
 from streams.core.sent_alerts import SentAlerts
 from streams.settings import Settings
 from streams.core.windowing import ClosedWindow
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.performance_book import PerformanceBook
 
 log = logging.getLogger("driftline.merge")
@@ -69,6 +70,7 @@ class MergeRunner:
         self.progress: dict[int, int] = {}  # predictions partition -> largest closed-until it reported
         self._reload_alerts = True
         self._warned_partitions = False
+        self.metrics = WorkerMetrics(settings.metrics_max_models)  # the adapter shares one with stage one
         # What the two stages add per window (building partials, reading and merging them; not the
         # InfluxDB write, which a single stage pays too): logged with each final window.
         self._cost_ms: dict[tuple, float] = {}
@@ -225,6 +227,10 @@ class MergeRunner:
         tracker = self.incidents.setdefault(mp, self._new_tracker())
         for f, found in zip(final, findings):  # oldest first: the incidents' order of events
             await self._incident_events(mp, tracker, found)
+            model = f.window_id[:2]
+            self.metrics.final_window(*model, f.window_id[3], found.snapshot["count"],
+                                      sum(1 for v in found.verdicts.values() if v.drifted))
+            self.metrics.open_incidents({model: sum(1 for k in tracker.open if k[:2] == model)})
             _log_final(f, found, self._cost_ms.pop(f.window_id[:3], 0.0))
             trace.info("merge partition %d finalised model=%s version=%s start=%d from %s (progress %s)", mp,
                        f.window_id[0], f.window_id[1] or "-", f.window_id[2],
@@ -292,6 +298,7 @@ class MergeRunner:
             delivery = await self.alerts_topic.send(key=alert.model_id.encode(), value=alert.model_dump_json().encode())
             await delivery
             self.sent_alerts.add(alert.alert_id, alert.window_end_ms)
+            self.metrics.alerts.labels(getattr(alert, "status", None) or "firing").inc()
 
 
 def _baseline(profile) -> dict | None:

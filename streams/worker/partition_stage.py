@@ -24,6 +24,7 @@ from schemas.partials import PartitionProgress, encode_partials_message
 from streams.core.checkpoint import PartitionCheckpoint
 from streams.core.ports import CheckpointStore, Topic
 from streams.core.decoding import Decoded
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.online_feed import OnlineFeed
 from streams.core.partials import ProfileFingerprints, partial_key, partial_of
 from streams.core.partition import PartitionProcessor, Received, Start
@@ -73,6 +74,7 @@ class WindowRunner:
         self._look: asyncio.Task | None = None
         self.pending = None  # PendingFeed (pending_feed.py) when the label join is on
         self.pending_deliveries: dict[int, list] = {}  # partition -> join topic sends not yet awaited
+        self.metrics = WorkerMetrics(settings.metrics_max_models)  # the adapter shares one with the merge stage
 
     @property
     def partitions(self) -> dict[int, PartitionWindows]:
@@ -204,7 +206,9 @@ class WindowRunner:
             log.error("partition %d: the checkpoint's replay base %d is no longer in Kafka (retention?); resuming "
                       "at %d: events of offsets %d-%d are lost", partition, received.lost[0], message.offset,
                       *received.lost)
+        self.metrics.messages.inc()
         if received.applied:
+            self.metrics.events.inc(len(valid))
             for reject in decoded.rejects:
                 await self._dead_letter(event, reject.value, reject.reason)
             if self.pending is not None and len(valid):
@@ -237,6 +241,7 @@ class WindowRunner:
 
     async def _dead_letter(self, event, value: bytes, reason: str) -> None:
         message = event.message
+        self.metrics.dead_letters.labels(reason.split(":", 1)[0]).inc()
         await self.dlq_topic.send(key=event.key, value=value, headers=[
             ("reason", reason.encode()),
             ("source_topic", message.topic.encode()),
@@ -273,6 +278,7 @@ class WindowRunner:
     async def _publish(self, partition: int, pw: PartitionWindows, closed: list[ClosedWindow]) -> None:
         """Partials, then the checkpoint, then progress (see the module's docstring); then acks."""
         epoch = self.epochs.get(partition, 0)
+        self.metrics.windows_closed.inc(len(closed))
         deliveries = []
         for window in closed:
             partial = partial_of(window, partition, self.fingerprints)
@@ -313,7 +319,9 @@ class WindowRunner:
                 await self.stream.ack(event)
 
     async def tick(self) -> None:
+        self.metrics.beat()
         self._look_at_ends()
+        self._measure_lag()
         await self._check_seeks()
         now = time.monotonic()
         for partition, since in list(self.assigned.items()):
@@ -339,6 +347,13 @@ class WindowRunner:
                             partition, offset, now - asked_at)
                 await self.seek(partition, offset)
                 self.seeks[partition] = (offset, now)
+
+    def _measure_lag(self) -> None:
+        self.metrics.assigned = set(self.assigned)
+        for partition, (_, end) in self.ends.items():
+            processor = self.processors.get(partition)
+            if processor is not None:
+                self.metrics.lag.labels(str(partition)).set(max(0, end - processor.windows.next_offset))
 
     def _look_at_ends(self) -> None:
         """Confirm, from the broker, which partitions have nothing left to read (see idleness in
@@ -382,4 +397,8 @@ class WindowRunner:
             self.seeks.pop(p, None)
             self.online.forget(p)
             self.pending_deliveries.pop(p, None)
+            try:
+                self.metrics.lag.remove(str(p))
+            except KeyError:
+                pass
         self.held = {k: v for k, v in self.held.items() if k[0] not in gone}
