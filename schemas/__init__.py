@@ -4,6 +4,7 @@ Nothing else in the codebase parses raw JSON from Kafka; streams/ calls these mo
 """
 
 from schemas.alert import DriftAlert
+from schemas.envelope import PredictionEnvelope
 from schemas.labels import GroundTruth, LabelBatch
 from schemas.prediction import (
     MAX_MESSAGE_BYTES,
@@ -22,6 +23,7 @@ __all__ = [
     "GroundTruth",
     "LabelBatch",
     "PredictionBatch",
+    "PredictionEnvelope",
     "PredictionEvent",
     "ProfileMessage",
     "event_time_ms",

@@ -1,4 +1,5 @@
-"""Messages decoded by the native decoder (native/, Rust): batches straight into columns.
+"""Messages decoded by the native decoder (native/, Rust): batches and columnar envelopes
+(schemas/envelope.py) straight into columns.
 
 The worker's hot path for `{"events": [...]}` messages: no Python object per event or per
 feature value, so decoding a batch costs a few µs per event instead of a decode plus a column
@@ -139,9 +140,16 @@ def _strings(pair) -> Strings:
 
 def decode_columns(raw: bytes) -> EventColumns | None:
     """The columns of a plainly valid batch message, or None when unsure (or not built)."""
-    if _columnar is None:
-        return None
-    d = _columnar.decode_batch(raw)
+    return None if _columnar is None else _from_native(_columnar.decode_batch(raw), raw)
+
+
+def decode_envelope_columns(raw: bytes) -> EventColumns | None:
+    """The columns of a plainly valid columnar envelope (schemas/envelope.py), or None when
+    unsure (or not built)."""
+    return None if _columnar is None else _from_native(_columnar.decode_envelope(raw), raw)
+
+
+def _from_native(d: dict | None, raw: bytes) -> EventColumns | None:
     if d is None or d["rows"] == 0:
         return None
     features = {name: FeatureColumn(_f64(values), numbers, strings, _strings(labels))
@@ -187,3 +195,8 @@ def join_events(raws: list[bytes]) -> bytes:
 def refusal(raw: bytes) -> str | None:
     """Why the native decoder refuses a message (diagnostics and tests); None if it accepts it."""
     return None if _columnar is None else _columnar.refusal(raw)
+
+
+def envelope_refusal(raw: bytes) -> str | None:
+    """Why the native decoder refuses an envelope; None if it accepts it."""
+    return None if _columnar is None else _columnar.envelope_refusal(raw)

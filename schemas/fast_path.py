@@ -38,15 +38,55 @@ class _Batch(msgspec.Struct):
     event_id: None = None  # a top-level event_id makes the message a single event, not a batch
 
 
+class _Columns(msgspec.Struct):
+    event_id: list[NonEmpty]
+    timestamp: list[int]
+    prediction: list[Union[float, str, bool, dict[str, float]]]
+    features: dict[str, list[FeatureValue]]
+    latency_ms: Union[list[Union[Annotated[float, msgspec.Meta(ge=0)], None]], None] = None
+
+
+class _Envelope(msgspec.Struct):
+    """A columnar envelope (schemas/envelope.py); either key below makes it another wire form."""
+
+    model_id: NonEmpty
+    columns: _Columns
+    model_version: str = ""
+    schema_version: Literal[1] = 1
+    event_id: msgspec.UnsetType = msgspec.UNSET
+    events: msgspec.UnsetType = msgspec.UNSET
+
+
 _single = msgspec.json.Decoder(WireEvent)
 _batch = msgspec.json.Decoder(_Batch)
+_envelope = msgspec.json.Decoder(_Envelope)
 
 
 def fast_decode(raw: bytes) -> list[WireEvent] | None:
-    """The events of a plainly valid message (one event or a batch), or None when unsure."""
+    """The events of a plainly valid message (one event, a batch or an envelope), or None when unsure."""
     try:
         if b'"events"' in raw:
             return _batch.decode(raw).events
+        if b'"columns"' in raw and (rows := fast_decode_envelope(raw)) is not None:
+            return rows
         return [_single.decode(raw)]
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
+
+
+def fast_decode_envelope(raw: bytes) -> list[WireEvent] | None:
+    """The rows of a plainly valid columnar envelope, or None when unsure."""
+    try:
+        e = _envelope.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None  # not an envelope after all (a single event may hold a "columns" key), or not plainly valid
+    c = e.columns
+    rows = len(c.event_id)
+    latency = c.latency_ms if c.latency_ms is not None else [None] * rows
+    if any(len(column) != rows for column in (c.timestamp, c.prediction, latency, *c.features.values())):
+        return None
+    names = list(c.features)
+    features = [dict(zip(names, values)) for values in zip(*c.features.values())] if names else [{} for _ in range(rows)]
+    return [WireEvent(event_id=i, model_id=e.model_id, timestamp=t, features=f, prediction=p,
+                      model_version=e.model_version, latency_ms=lat)
+            for i, t, f, p, lat in zip(c.event_id, c.timestamp, features, c.prediction, latency)]

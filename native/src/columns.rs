@@ -18,11 +18,11 @@ pub struct Dictionary<'a> {
 }
 
 impl<'a> Dictionary<'a> {
-    fn new(rows: usize) -> Self {
+    pub(crate) fn new(rows: usize) -> Self {
         Dictionary { codes: Vec::new(), uniques: Vec::new(), lookup: HashMap::new(), rows }
     }
 
-    fn set(&mut self, row: usize, value: &Cow<'a, str>) {
+    pub(crate) fn set(&mut self, row: usize, value: &Cow<'a, str>) {
         if self.codes.is_empty() {
             self.codes = vec![-1; self.rows]; // allocated at the first string only
         }
@@ -50,7 +50,7 @@ pub struct FeatureColumn<'a> {
 }
 
 impl<'a> FeatureColumn<'a> {
-    fn new(name: Cow<'a, str>, rows: usize) -> Self {
+    pub(crate) fn new(name: Cow<'a, str>, rows: usize) -> Self {
         FeatureColumn {
             name,
             values: vec![f64::NAN; rows],
@@ -61,7 +61,7 @@ impl<'a> FeatureColumn<'a> {
         }
     }
 
-    fn set(&mut self, row: usize, value: &Scalar<'a>) -> Result<(), String> {
+    pub(crate) fn set(&mut self, row: usize, value: &Scalar<'a>) -> Result<(), String> {
         if self.last_row == row {
             return Err(format!("repeated feature {}", self.name)); // pydantic would keep the last one
         }
@@ -100,20 +100,40 @@ pub struct Columns<'a> {
     pub features: Vec<FeatureColumn<'a>>,
 }
 
+impl<'a> Columns<'a> {
+    /// Empty columns for `rows` events (filled row by row, or column by column).
+    pub(crate) fn with_rows(rows: usize) -> Self {
+        Columns {
+            rows,
+            timestamps: Vec::with_capacity(rows),
+            event_ids: Vec::with_capacity(rows),
+            groups: Vec::new(),
+            group_codes: Vec::with_capacity(rows),
+            latency_ms: Vec::with_capacity(rows),
+            scores: Vec::with_capacity(rows),
+            labels: Dictionary::new(rows),
+            label_count: 0,
+            features: Vec::new(),
+        }
+    }
+
+    /// Appends row `row`'s prediction to `scores` (and `labels` for a class label).
+    pub(crate) fn push_prediction(&mut self, row: usize, prediction: &Prediction<'a>) {
+        self.scores.push(match prediction {
+            Prediction::Num(v) | Prediction::TopProbability(v) => *v,
+            Prediction::Bool(b) => f64::from(u8::from(*b)),
+            Prediction::Str(label) => {
+                self.labels.set(row, label);
+                self.label_count += 1;
+                f64::NAN
+            }
+        });
+    }
+}
+
 pub fn build(events: Vec<Event<'_>>) -> Result<Columns<'_>, String> {
     let rows = events.len();
-    let mut out = Columns {
-        rows,
-        timestamps: Vec::with_capacity(rows),
-        event_ids: Vec::with_capacity(rows),
-        groups: Vec::new(),
-        group_codes: Vec::with_capacity(rows),
-        latency_ms: Vec::with_capacity(rows),
-        scores: Vec::with_capacity(rows),
-        labels: Dictionary::new(rows),
-        label_count: 0,
-        features: Vec::new(),
-    };
+    let mut out = Columns::with_rows(rows);
     let mut by_name: HashMap<Cow<'_, str>, usize> = HashMap::new();
     let mut previous: Vec<usize> = Vec::new(); // column index of each position in the last event
     let mut current: Vec<usize> = Vec::new();
@@ -122,15 +142,7 @@ pub fn build(events: Vec<Event<'_>>) -> Result<Columns<'_>, String> {
         out.latency_ms.push(event.latency_ms);
         out.group_codes.push(group_code(&mut out.groups, event.model_id, event.model_version));
         out.event_ids.push(event.event_id);
-        out.scores.push(match &event.prediction {
-            Prediction::Num(v) | Prediction::TopProbability(v) => *v,
-            Prediction::Bool(b) => f64::from(u8::from(*b)),
-            Prediction::Str(label) => {
-                out.labels.set(row, label);
-                out.label_count += 1;
-                f64::NAN
-            }
-        });
+        out.push_prediction(row, &event.prediction);
         current.clear();
         for (position, (name, value)) in event.features.into_iter().enumerate() {
             let index = match previous.get(position) {

@@ -1,4 +1,5 @@
-//! `schemas._columnar`: a batch message `{"events": [...]}` decoded straight into columns.
+//! `schemas._columnar`: a batch message `{"events": [...]}`, or a columnar envelope (the producer
+//! SDK's form, schemas/envelope.py), decoded straight into columns.
 //!
 //! Python builds no object per event or per feature value: numbers land in f64 columns, strings in
 //! per-column dictionaries, and the GIL is released while parsing, so the Kafka fetch thread runs
@@ -6,12 +7,14 @@
 //! takes the Python path (see schemas/columnar.py), which accepts exactly what pydantic accepts.
 
 mod columns;
+mod envelope;
 mod parse;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict, PyList, PyTuple};
 
 use crate::columns::{Columns, Dictionary};
+use crate::envelope::Envelope;
 use crate::parse::Batch;
 
 fn bytes_of<T: Copy>(values: &[T]) -> &[u8] {
@@ -71,9 +74,32 @@ fn refusal(raw: &[u8]) -> Option<String> {
     parse_columns(raw).err()
 }
 
+/// A columnar envelope's columns, or why it is refused.
+fn parse_envelope(raw: &[u8]) -> Result<Columns<'_>, String> {
+    let parsed: Envelope<'_> = sonic_rs::from_slice(raw).map_err(|e| e.to_string())?;
+    envelope::build(parsed)
+}
+
+/// Columns of a plainly valid columnar envelope, or None (then the Python path decides).
+#[pyfunction]
+fn decode_envelope<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match py.detach(|| parse_envelope(raw)) {
+        Ok(columns) => to_python(py, &columns).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Why `decode_envelope` refused a message, or None if it would not.
+#[pyfunction]
+fn envelope_refusal(raw: &[u8]) -> Option<String> {
+    parse_envelope(raw).err()
+}
+
 #[pymodule]
 fn _columnar(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(refusal, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_envelope, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope_refusal, m)?)?;
     Ok(())
 }

@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
 }
 
 /// A number only (no booleans): probabilities, latency.
-struct Number(f64);
+pub(crate) struct Number(pub f64);
 
 impl<'de> Deserialize<'de> for Number {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -98,6 +98,19 @@ impl<'de> Deserialize<'de> for Number {
             Scalar::Num(v) => Ok(Number(v)),
             _ => Err(de::Error::custom("a number expected")),
         }
+    }
+}
+
+/// `latency_ms`: a number >= 0, or null (NaN).
+pub(crate) struct Latency(pub f64);
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Option::<Number>::deserialize(d)?.map_or(f64::NAN, |n| n.0);
+        if v < 0.0 {
+            return Err(de::Error::custom("negative latency_ms"));
+        }
+        Ok(Latency(v))
     }
 }
 
@@ -140,7 +153,7 @@ impl<'de> Deserialize<'de> for Prediction<'de> {
 }
 
 /// `schema_version`: only the integer 1.
-struct SchemaVersion;
+pub(crate) struct SchemaVersion;
 
 impl<'de> Deserialize<'de> for SchemaVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -152,7 +165,7 @@ impl<'de> Deserialize<'de> for SchemaVersion {
 }
 
 /// An integer that fits i64 (floats and RFC 3339 strings are left to the Python path).
-struct Timestamp(i64);
+pub(crate) struct Timestamp(pub i64);
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -208,13 +221,13 @@ pub struct Event<'a> {
 }
 
 /// Messages nested deeper than this are refused by every decoder (`schemas.fast_path.MAX_DEPTH`).
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Nesting of an event's own fields inside a batch: the batch object, its list, the event.
 const EVENT_DEPTH: usize = 3;
 
 /// Skips any JSON value (an ignored field) of at most `.0` levels of nesting; deeper is an
 /// error, so a hostile message cannot recurse without bound (serde's IgnoredAny would).
-struct Skip(usize);
+pub(crate) struct Skip(pub usize);
 
 impl<'de> DeserializeSeed<'de> for Skip {
     type Value = ();
@@ -249,7 +262,7 @@ impl<'de> Visitor<'de> for Skip {
     }
 }
 
-fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &str) -> Result<(), E> {
+pub(crate) fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &str) -> Result<(), E> {
     if slot.is_some() {
         return Err(E::custom(format!("repeated key {key}")));
     }
@@ -257,7 +270,7 @@ fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, key: &str) -> Result<()
     Ok(())
 }
 
-fn non_empty<'a, E: de::Error>(text: Text<'a>, key: &str) -> Result<Cow<'a, str>, E> {
+pub(crate) fn non_empty<'a, E: de::Error>(text: Text<'a>, key: &str) -> Result<Cow<'a, str>, E> {
     if text.0.is_empty() {
         return Err(E::custom(format!("empty {key}")));
     }
@@ -283,13 +296,7 @@ impl<'de> Deserialize<'de> for Event<'de> {
                         "timestamp" => once(&mut timestamp, map.next_value::<Timestamp>()?.0, "timestamp")?,
                         "features" => once(&mut features, map.next_value::<Features<'de>>()?.0, "features")?,
                         "prediction" => once(&mut prediction, map.next_value::<Prediction<'de>>()?, "prediction")?,
-                        "latency_ms" => {
-                            let v = map.next_value::<Option<Number>>()?.map_or(f64::NAN, |n| n.0);
-                            if v < 0.0 {
-                                return Err(de::Error::custom("negative latency_ms"));
-                            }
-                            once(&mut latency, v, "latency_ms")?
-                        }
+                        "latency_ms" => once(&mut latency, map.next_value::<Latency>()?.0, "latency_ms")?,
                         "schema_version" => once(&mut schema, map.next_value::<SchemaVersion>()?, "schema_version")?,
                         _ => map.next_value_seed(Skip(MAX_DEPTH - EVENT_DEPTH))?,
                     }

@@ -1,8 +1,9 @@
 """From one Kafka message value to valid events plus rejects for the DLQ.
 
-A value is one event (JSON object) or a batch `{"events": [...]}`. In a batch only the bad events
-are rejected; a reject of a batch member carries that event re-serialised as JSON (the batch's
-original bytes are not split), a reject of a whole message carries its original bytes.
+A value is one event (JSON object), a batch `{"events": [...]}` or a columnar envelope
+(schemas/envelope.py). In a batch only the bad events are rejected, in an envelope only the bad
+rows; a reject of a batch member or an envelope row carries that event re-serialised as JSON (the
+message's original bytes are not split), a reject of a whole message carries its original bytes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import MAX_MESSAGE_BYTES, MAX_NESTING, PredictionEvent, event_time_ms, too_deeply_nested
-from schemas.columnar import EventColumns, RawEvent, decode_columns, keep_raw
-from schemas.fast_path import WireEvent, fast_decode
+from schemas.columnar import EventColumns, RawEvent, decode_columns, decode_envelope_columns, keep_raw
+from schemas.envelope import PredictionEnvelope, is_envelope
+from schemas.fast_path import WireEvent, fast_decode, fast_decode_envelope
 from streams.core.columns import prediction_score
 
 
@@ -53,13 +55,16 @@ def _decode(raw: bytes | None) -> Decoded:
     if len(raw) > MAX_MESSAGE_BYTES:
         return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
     batch = b'"events"' in raw
-    if batch:  # straight into columns when plainly valid
-        columns = decode_columns(raw)
+    envelope = not batch and b'"columns"' in raw  # perhaps: a single event may hold that key too
+    if batch or envelope:  # straight into columns when plainly valid
+        columns = decode_columns(raw) if batch else decode_envelope_columns(raw)
         if columns is not None:
             return Decoded(columns=columns)
     if too_deeply_nested(raw):  # before any decoder that recurses
         return Decoded(rejects=[Reject(raw, f"not_json: nested deeper than {MAX_NESTING} levels")])
-    events = fast_decode(raw)
+    if envelope and (rows := fast_decode_envelope(raw)) is not None:
+        return Decoded(events=rows)
+    events = fast_decode(raw)  # past this point not an envelope's rows: they would have been taken above
     if events is not None:
         if not batch and (kept := keep_raw(raw, events[0], prediction_score(events[0].prediction))) is not None:
             # One event: its features are decoded again later, with many others, into columns.
@@ -89,6 +94,14 @@ def _decode_slowly(raw: bytes) -> Decoded:
             return out
         for event in events:
             _accept_or_reject(event, None, out)
+    elif is_envelope(obj):
+        try:
+            envelope = PredictionEnvelope.model_validate(obj)
+        except ValidationError as exc:
+            out.rejects.append(Reject(raw, f"invalid_batch: {_explain(exc)}"))
+            return out
+        for row in envelope.rows():
+            _accept_or_reject(row, None, out)
     else:
         _accept_or_reject(obj, raw, out)
     return out
