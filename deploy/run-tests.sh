@@ -11,6 +11,9 @@ eval "$env_lines"
 # Alertmanager for tests/streams/test_notify.py: built once from its Go module, cached.
 DRIFTLINE_ALERTMANAGER_BIN=$(deploy/build-alertmanager.sh) || { echo "alertmanager build failed" >&2; exit 1; }
 export DRIFTLINE_ALERTMANAGER_BIN
+# Prometheus for tests/streams/test_prometheus.py: likewise (about 3 minutes the first time).
+DRIFTLINE_PROMETHEUS_BIN=$(deploy/build-prometheus.sh) || { echo "prometheus build failed" >&2; exit 1; }
+export DRIFTLINE_PROMETHEUS_BIN
 # In CI every run keeps its temp dirs (worker logs of failed fault runs) where later pytest
 # sessions do not rotate them away.
 if [[ -n "${CI:-}" ]]; then

@@ -31,6 +31,9 @@
 #   DRIFTLINE_STACK_SASL_USERNAME    driftline      the SASL user that listener accepts
 #   DRIFTLINE_STACK_SASL_PASSWORD    driftline-sasl-password
 #   DRIFTLINE_PYTHON                 <repo>/.venv/bin/python  (used for the Kafka metadata check)
+#   DRIFTLINE_PROMETHEUS_PORT        (unset)  also start Prometheus (built once by deploy/build-prometheus.sh)
+#                                    on this port, scraping the workers' /metrics every 2 s
+#   DRIFTLINE_PROMETHEUS_TARGETS     127.0.0.1:9477  comma-separated host:port of the workers to scrape
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,6 +55,8 @@ PYTHON="${DRIFTLINE_PYTHON:-$REPO/.venv/bin/python}"
 SASL_SSL_PORT="${DRIFTLINE_KAFKA_SASL_SSL_PORT:-}"
 SASL_USERNAME="${DRIFTLINE_STACK_SASL_USERNAME:-driftline}"
 SASL_PASSWORD="${DRIFTLINE_STACK_SASL_PASSWORD:-driftline-sasl-password}"
+PROMETHEUS_PORT="${DRIFTLINE_PROMETHEUS_PORT:-}"
+PROMETHEUS_TARGETS="${DRIFTLINE_PROMETHEUS_TARGETS:-127.0.0.1:9477}"
 
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
@@ -61,6 +66,8 @@ KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_CONF="$KAFKA_DIR/server.properties"
 KAFKA_LOG4J="$KAFKA_DIR/log4j2.properties"
 INFLUX_DIR="$STACK_DIR/influxdb"
+PROMETHEUS_DIR="$STACK_DIR/prometheus"
+PROMETHEUS_CONF="$PROMETHEUS_DIR/prometheus.yml"
 INFLUX_BOLT="$INFLUX_DIR/influxd.bolt"
 LOG_DIR="$STACK_DIR/logs"
 RUN_DIR="$STACK_DIR/run"
@@ -109,6 +116,10 @@ matches() {
     influxd)
       [[ "${args[0]##*/}" == influxd ]] || return 1
       for a in "${args[@]}"; do [[ "$a" == "$INFLUX_BOLT" ]] && conf=1; done
+      (( conf )) ;;
+    prometheus)
+      [[ "${args[0]##*/}" == prometheus ]] || return 1
+      for a in "${args[@]}"; do [[ "$a" == "--config.file=$PROMETHEUS_CONF" ]] && conf=1; done
       (( conf )) ;;
   esac
 }
@@ -232,6 +243,7 @@ env_lines() {
     DRIFTLINE_INFLUX_TOKEN "$INFLUX_TOKEN" \
     DRIFTLINE_INFLUX_ORG "$INFLUX_ORG" \
     DRIFTLINE_INFLUX_BUCKET "$INFLUX_BUCKET"
+  [[ -z "$PROMETHEUS_PORT" ]] || printf 'export %s=%q\n' DRIFTLINE_PROMETHEUS_URL "http://127.0.0.1:$PROMETHEUS_PORT"
 }
 
 # ---------------------------------------------------------------- Kafka
@@ -421,6 +433,35 @@ influx_setup() {
   log "InfluxDB org '$INFLUX_ORG', bucket '$INFLUX_BUCKET' ready"
 }
 
+# ---------------------------------------------------------------- Prometheus (when asked)
+
+start_prometheus() {
+  local bin targets="" t
+  bin="$("$HERE/build-prometheus.sh")" || die "deploy/build-prometheus.sh failed"
+  mkdir -p "$PROMETHEUS_DIR/data"
+  IFS=',' read -ra t <<< "$PROMETHEUS_TARGETS"
+  for t in "${t[@]}"; do targets+="'${t// /}', "; done
+  cat > "$PROMETHEUS_CONF" <<CONF
+# written by deploy/stack.sh up (DRIFTLINE_PROMETHEUS_TARGETS)
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+scrape_configs:
+  - job_name: driftline
+    static_configs:
+      - targets: [${targets%, }]
+CONF
+  start_detached prometheus "$LOG_DIR/prometheus.log" "$bin" "--config.file=$PROMETHEUS_CONF" \
+    "--storage.tsdb.path=$PROMETHEUS_DIR/data" "--web.listen-address=127.0.0.1:$PROMETHEUS_PORT"
+  local deadline=$(( SECONDS + TIMEOUT ))
+  until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; do
+    component_pid prometheus >/dev/null || { show_log "$LOG_DIR/prometheus.log"; die "prometheus exited during startup"; }
+    (( SECONDS < deadline )) || { show_log "$LOG_DIR/prometheus.log"; die "Prometheus not ready within ${TIMEOUT}s"; }
+    sleep 0.5
+  done
+  log "Prometheus on http://127.0.0.1:$PROMETHEUS_PORT scraping $PROMETHEUS_TARGETS"
+}
+
 # ---------------------------------------------------------------- commands
 
 cmd_up() {
@@ -457,6 +498,10 @@ cmd_up() {
   wait_kafka
   wait_influx
   influx_setup
+  if [[ -n "$PROMETHEUS_PORT" ]]; then
+    if pid="$(component_pid prometheus)"; then log "Prometheus already running (pid $pid)"
+    else require_free_port "$PROMETHEUS_PORT" "Prometheus"; start_prometheus; fi
+  fi
 
   local tmp="$ENV_FILE.tmp.$$"
   mkdir -p "$(dirname "$ENV_FILE")"
@@ -470,6 +515,7 @@ cmd_up() {
 cmd_down() {
   stop_component kafka
   stop_component influxd
+  if [[ -n "$PROMETHEUS_PORT" ]] || component_pid prometheus >/dev/null; then stop_component prometheus; fi
 }
 
 cmd_clean() {
