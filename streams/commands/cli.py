@@ -26,14 +26,19 @@ app.add_typer(profile_app, name="profile")
 err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 
 
-def _settings() -> Settings:
+def _settings(overrides: dict | None = None) -> Settings:
+    """The settings from the environment; `overrides` (setting -> value, from options) win."""
     from pydantic import ValidationError
 
+    overrides = overrides or {}
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:  # one line, naming each bad variable (never its value: it may be a secret)
-        problems = "; ".join((f"DRIFTLINE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
-                             + e["msg"].removeprefix("Value error, ") for e in exc.errors(include_input=False))
+        def name(loc: tuple) -> str:
+            key = "_".join(map(str, loc))
+            return f"--{key.replace('_', '-')}: " if key in overrides else f"DRIFTLINE_{key.upper()}: "
+        problems = "; ".join((name(e["loc"]) if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+                             for e in exc.errors(include_input=False))
         raise DriftlineError(f"invalid settings: {problems}") from exc
 
 
@@ -265,6 +270,56 @@ def notify(
                             timeout_s=timeout_seconds, resend_s=resend_seconds)
     run_notify(settings, targets, group=group, since_hours=since_hours, from_beginning=from_beginning,
                resend_s=resend_seconds, log_level=log_level)
+
+
+def _quiet_kafka() -> None:
+    """librdkafka's connection errors are summed up in one error line; not one line per retry."""
+    logging.getLogger("driftline.kafka").addHandler(logging.NullHandler())
+
+
+def _override(setting: str):
+    """An option for the backtest's second run, in place of DRIFTLINE_<SETTING>."""
+    return typer.Option(None, f"--{setting.replace('_', '-')}", envvar=f"DRIFTLINE_BACKTEST_{setting.upper()}",
+                        show_default=False, help=f"Instead of DRIFTLINE_{setting.upper()}.")
+
+
+@app.command()
+def backtest(
+    from_: Optional[str] = typer.Option(None, "--from", help="Start: RFC 3339, epoch ms, now or -2h (Kafka timestamps)."),
+    to: str = typer.Option("now", "--to", help="End (exclusive), the same forms."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Instead of the topic: wire messages, one a line."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model."),
+    profile: list[Path] = typer.Option([], "--profile", help="A profile JSON (profile build -o) instead of the "
+                                                              "profiles topic (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object, for scripts."),
+    window_seconds: Optional[float] = _override("window_seconds"),
+    allowed_lateness_seconds: Optional[float] = _override("allowed_lateness_seconds"),
+    psi_threshold: Optional[float] = _override("psi_threshold"),
+    psi_major_threshold: Optional[float] = _override("psi_major_threshold"),
+    drift_statistics: Optional[str] = _override("drift_statistics"),
+    drift_alpha: Optional[float] = _override("drift_alpha"),
+    min_window_events: Optional[int] = _override("min_window_events"),
+    alert_clear_ratio: Optional[float] = _override("alert_clear_ratio"),
+    alert_clear_windows: Optional[int] = _override("alert_clear_windows"),
+    alert_repeat_seconds: Optional[float] = _override("alert_repeat_seconds"),
+) -> None:
+    """Windows, verdicts and incidents of a stretch of the predictions topic (or a file), with the
+    live settings and with the options given, side by side. Writes nothing."""
+    given = dict(locals())
+    _quiet_kafka()
+    from streams.commands.backtest import render, run_backtest, to_json
+    from streams.commands.replay import TUNABLE
+    from streams.commands.times import parse_time
+
+    overrides = {name: given[name] for name in TUNABLE if given[name] is not None}
+    live = _settings()
+    candidate = _settings(overrides) if overrides else live
+    result = run_backtest(live, candidate, overrides, start_ms=None if from_ is None else parse_time(from_),
+                          stop_ms=parse_time(to), path=file, profile_files=profile, progress_console=err)
+    if as_json:
+        sys.stdout.write(orjson.dumps(to_json(result, model)).decode() + "\n")
+    else:
+        Console().print(render(result, model))
 
 
 def main() -> None:
