@@ -277,6 +277,26 @@ def _quiet_kafka() -> None:
     logging.getLogger("driftline.kafka").addHandler(logging.NullHandler())
 
 
+@app.command()
+def status(
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh until interrupted."),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between refreshes of --watch."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only this model."),
+    since: str = typer.Option("24h", "--since", help="How far back to look for windows (30m, 24h, 7d)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object (one per refresh with --watch)."),
+) -> None:
+    """Every model's last window, events/s, latency p95, drifting features, open incidents, and the
+    worker group's consumer lag."""
+    from streams.commands.status import run_status
+    from streams.commands.times import parse_duration
+
+    if not interval > 0:
+        raise DriftlineError(f"--interval must be positive, not {interval:g}")
+    _quiet_kafka()
+    run_status(_settings(), model=model, since_s=parse_duration(since), watch=watch, interval_s=interval,
+               as_json=as_json)
+
+
 def _override(setting: str):
     """An option for the backtest's second run, in place of DRIFTLINE_<SETTING>."""
     return typer.Option(None, f"--{setting.replace('_', '-')}", envvar=f"DRIFTLINE_BACKTEST_{setting.upper()}",
