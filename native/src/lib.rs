@@ -59,13 +59,19 @@ fn parse_columns(raw: &[u8]) -> Result<Columns<'_>, String> {
     columns::build(batch.0)
 }
 
-/// Columns of a plainly valid batch message, or None (then the Python path decides).
-#[pyfunction]
-fn decode_batch<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
-    match py.detach(|| parse_columns(raw)) {
+/// The columns `parse` finds in a message (parsed without the GIL), or None.
+fn columns_or_none<'py>(py: Python<'py>, raw: &[u8], parse: for<'a> fn(&'a [u8]) -> Result<Columns<'a>, String>)
+                        -> PyResult<Option<Bound<'py, PyDict>>> {
+    match py.detach(|| parse(raw)) {
         Ok(columns) => to_python(py, &columns).map(Some),
         Err(_) => Ok(None),
     }
+}
+
+/// Columns of a plainly valid batch message, or None (then the Python path decides).
+#[pyfunction]
+fn decode_batch<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
+    columns_or_none(py, raw, parse_columns)
 }
 
 /// Why `decode_batch` refused a message (for tests and diagnostics), or None if it would not.
@@ -83,10 +89,7 @@ fn parse_envelope(raw: &[u8]) -> Result<Columns<'_>, String> {
 /// Columns of a plainly valid columnar envelope, or None (then the Python path decides).
 #[pyfunction]
 fn decode_envelope<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Option<Bound<'py, PyDict>>> {
-    match py.detach(|| parse_envelope(raw)) {
-        Ok(columns) => to_python(py, &columns).map(Some),
-        Err(_) => Ok(None),
-    }
+    columns_or_none(py, raw, parse_envelope)
 }
 
 /// Why `decode_envelope` refused a message, or None if it would not.
