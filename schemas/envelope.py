@@ -91,9 +91,19 @@ def is_envelope(message: object) -> bool:
 def encode_envelope(model_id: str, model_version: str, event_ids: list[str], timestamps: list[int],
                     predictions: list, features: dict[str, list], latency_ms: list | None = None) -> bytes:
     """The message for these columns (all of one length; not validated here)."""
+    return b"".join(envelope_parts(model_id, model_version, event_ids, timestamps, predictions, features,
+                                   latency_ms))
+
+
+def envelope_parts(model_id: str, model_version: str, event_ids: list[str], timestamps: list[int],
+                   predictions: list, features: dict[str, list], latency_ms: list | None = None) -> Iterator[bytes]:
+    """`encode_envelope`'s message in pieces, one per feature column after the head: a producer
+    thread can pause between them (orjson holds the GIL while it writes)."""
+    head = {"schema_version": 1, "model_id": model_id, "model_version": model_version}
     columns: dict[str, object] = {"event_id": event_ids, "timestamp": timestamps, "prediction": predictions}
     if latency_ms is not None:
         columns["latency_ms"] = latency_ms
-    columns["features"] = features
-    return orjson.dumps({"schema_version": 1, "model_id": model_id, "model_version": model_version,
-                         "columns": columns})
+    yield orjson.dumps(head)[:-1] + b',"columns":' + orjson.dumps(columns)[:-1] + b',"features":{'
+    for i, (name, values) in enumerate(features.items()):
+        yield (b"," if i else b"") + orjson.dumps(name) + b":" + orjson.dumps(values)
+    yield b"}}}"
