@@ -20,6 +20,7 @@ from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from streams.commands.kafka_errors import reaching_kafka
 from streams.commands.replay import TUNABLE, ModelKey, ModelRun, Replay
 from streams.commands.times import utc_text
 from streams.core.decoding import decode_message
@@ -88,10 +89,8 @@ def load_profiles(settings: Settings, files: list[Path]):
                 raise DriftlineError(f"--profile {path}: {' '.join(str(exc).split())[:300]}") from exc
         return store.get
     topic = settings.profiles_topic
-    try:
+    with reaching_kafka(settings, f"reading {topic}"):
         profiles = read_compacted(settings, topic, KAFKA_TIMEOUT_S)
-    except DriftlineError as exc:
-        raise DriftlineError(f"Kafka at {settings.bootstrap_servers}: {exc}") from exc
     for key, value in profiles.items():
         store.apply_message(key.decode("utf-8", "replace"), value, topic)
     return store.get
@@ -99,35 +98,31 @@ def load_profiles(settings: Settings, files: list[Path]):
 
 def topic_ranges(settings: Settings, start_ms: int, stop_ms: int) -> dict[int, tuple[int, int]]:
     """partition -> (first offset, end offset) of the messages stamped in [start_ms, stop_ms)."""
-    from confluent_kafka import KafkaException, TopicPartition
+    from confluent_kafka import TopicPartition
 
     from streams.kafka.topics import end_offsets, reader
 
     topic = settings.predictions_topic
-    consumer = reader(settings)
-    try:
-        offsets = end_offsets(consumer, topic, KAFKA_TIMEOUT_S)
-        if not offsets:
-            raise DriftlineError(f"topic {topic} does not exist at {settings.bootstrap_servers}")
+    with reaching_kafka(settings, f"looking up the offsets of {topic}"):
+        consumer = reader(settings)
+        try:
+            offsets = end_offsets(consumer, topic, KAFKA_TIMEOUT_S)
+            if not offsets:
+                raise DriftlineError(f"topic {topic} does not exist")
 
-        def at(ms: int) -> dict[int, int]:  # -1: no message that late, so the partition's end
-            found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in offsets], timeout=KAFKA_TIMEOUT_S)
-            return {tp.partition: tp.offset if tp.offset >= 0 else offsets[tp.partition][1] for tp in found}
+            def at(ms: int) -> dict[int, int]:  # -1: no message that late, so the partition's end
+                found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in offsets],
+                                                   timeout=KAFKA_TIMEOUT_S)
+                return {tp.partition: tp.offset if tp.offset >= 0 else offsets[tp.partition][1] for tp in found}
 
-        starts, stops = at(start_ms), at(stop_ms)
-    except KafkaException as exc:
-        raise DriftlineError(f"Kafka at {settings.bootstrap_servers}: {exc}") from exc
-    except DriftlineError as exc:
-        if "does not exist" in str(exc):
-            raise
-        raise DriftlineError(f"Kafka at {settings.bootstrap_servers}: {exc}") from exc
-    finally:
-        consumer.close()
+            starts, stops = at(start_ms), at(stop_ms)
+        finally:
+            consumer.close()
     return {p: (starts[p], max(starts[p], stops[p])) for p in sorted(offsets)}
 
 
 def read_topic(settings: Settings, ranges: dict[int, tuple[int, int]], feed: Feed, advance: Callable[[int], None]):
-    from confluent_kafka import KafkaException, TopicPartition
+    from confluent_kafka import TopicPartition
 
     from streams.kafka.topics import reader
 
@@ -140,38 +135,37 @@ def read_topic(settings: Settings, ranges: dict[int, tuple[int, int]], feed: Fee
         pending.pop(partition)
         feed.finish(partition)
 
-    consumer = reader(settings)
-    try:
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in pending])
-        heard = time.monotonic()
-        while pending:
-            batch = consumer.consume(500, timeout=0.5)
-            for msg in batch:
-                if msg.error() is not None:
-                    if msg.error().fatal():
-                        raise DriftlineError(f"reading {topic}: {msg.error()}")
+    with reaching_kafka(settings, f"reading {topic}"):
+        consumer = reader(settings)
+        try:
+            consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in pending])
+            heard = time.monotonic()
+            while pending:
+                batch = consumer.consume(500, timeout=0.5)
+                for msg in batch:
+                    if msg.error() is not None:
+                        if msg.error().fatal():
+                            raise DriftlineError(str(msg.error()))
+                        continue
+                    partition, offset = msg.partition(), msg.offset()
+                    if offset >= pending.get(partition, -1):
+                        continue  # past the range (prefetched)
+                    feed.message(partition, offset, msg.value())
+                    advance(1)
+                    if offset + 1 >= pending[partition]:
+                        done(partition)
+                if batch:
+                    heard = time.monotonic()
                     continue
-                partition, offset = msg.partition(), msg.offset()
-                if offset >= pending.get(partition, -1):
-                    continue  # past the range (prefetched)
-                feed.message(partition, offset, msg.value())
-                advance(1)
-                if offset + 1 >= pending[partition]:
-                    done(partition)
-            if batch:
-                heard = time.monotonic()
-                continue
-            # A range may end on transaction markers, which are never delivered: the position says.
-            for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
-                if tp.offset >= pending[tp.partition]:
-                    done(tp.partition)
-            if pending and time.monotonic() - heard > READ_TIMEOUT_S:
-                raise DriftlineError(f"reading {topic} at {settings.bootstrap_servers}: nothing for "
-                                     f"{READ_TIMEOUT_S:.0f} s, partition(s) {sorted(pending)} short of their end")
-    except KafkaException as exc:
-        raise DriftlineError(f"reading {topic} at {settings.bootstrap_servers}: {exc}") from exc
-    finally:
-        consumer.close()
+                # A range may end on transaction markers, which are never delivered: the position says.
+                for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
+                    if tp.offset >= pending[tp.partition]:
+                        done(tp.partition)
+                if pending and time.monotonic() - heard > READ_TIMEOUT_S:
+                    raise DriftlineError(f"nothing for {READ_TIMEOUT_S:.0f} s, partition(s) {sorted(pending)} "
+                                         "short of their end")
+        finally:
+            consumer.close()
 
 
 def read_file(path: Path, feed: Feed, advance: Callable[[int], None]) -> None:
@@ -206,10 +200,10 @@ def run_backtest(live: Settings, candidate: Settings, overrides: dict, *, start_
     if overrides:
         replays.append(Replay(candidate, profiles, partitions))
     feed = Feed(replays)
-    columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=progress_console, transient=True,
                   disable=not progress_console.is_terminal) as bar:
-        task = bar.add_task("read", total=total)
+        task = bar.add_task("reading bytes" if path is not None else "reading messages", total=total)
         advance = lambda n: bar.advance(task, n)  # noqa: E731
         if path is not None:
             read_file(path, feed, advance)

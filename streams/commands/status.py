@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from detectors.stats.quality import QUALITY_STATISTICS
+from streams.commands.kafka_errors import reaching_kafka
 from streams.commands.times import utc_text
 from streams.errors import DriftlineError
 from streams.settings import Settings
@@ -132,12 +133,12 @@ class OpenIncidents:
         return found
 
     def refresh(self) -> None:
-        from confluent_kafka import KafkaException, TopicPartition
+        from confluent_kafka import TopicPartition
 
         from streams.kafka.topics import end_offsets, read_to_ends, reader
 
         topic = self.settings.alerts_topic
-        try:
+        with reaching_kafka(self.settings, f"reading {topic}"):
             if self._consumer is None:
                 self._consumer = reader(self.settings)
             offsets = end_offsets(self._consumer, topic, KAFKA_TIMEOUT_S)
@@ -152,11 +153,7 @@ class OpenIncidents:
                     self._next[msg.partition()] = msg.offset() + 1
                     self.apply(msg.value())
             if left:
-                raise DriftlineError(f"timed out reading {topic}")
-        except KafkaException as exc:
-            raise DriftlineError(f"Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
-        except DriftlineError as exc:
-            raise DriftlineError(f"Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
+                raise DriftlineError("timed out")
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -167,20 +164,20 @@ class OpenIncidents:
 def consumer_lag(settings: Settings) -> ConsumerLag:
     """The worker group's committed offsets against the end offsets (the group is only asked, not
     joined: a consumer that never subscribes takes no partition from the workers)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import Consumer, TopicPartition
 
     from streams.kafka.topics import end_offsets
 
     topic = settings.predictions_topic
-    consumer = Consumer({**settings.kafka_client_config(), "group.id": settings.app_id, "enable.auto.commit": False})
-    try:
-        offsets = end_offsets(consumer, topic, KAFKA_TIMEOUT_S)
-        committed = consumer.committed([TopicPartition(topic, p) for p in offsets], timeout=KAFKA_TIMEOUT_S) \
-            if offsets else []
-    except (KafkaException, DriftlineError) as exc:
-        raise DriftlineError(f"Kafka at {settings.bootstrap_servers}: {exc}") from exc
-    finally:
-        consumer.close()
+    with reaching_kafka(settings, f"reading the committed offsets of {settings.app_id}"):
+        consumer = Consumer({**settings.kafka_client_config(), "group.id": settings.app_id,
+                             "enable.auto.commit": False})
+        try:
+            offsets = end_offsets(consumer, topic, KAFKA_TIMEOUT_S)
+            committed = consumer.committed([TopicPartition(topic, p) for p in offsets], timeout=KAFKA_TIMEOUT_S) \
+                if offsets else []
+        finally:
+            consumer.close()
     return ConsumerLag(settings.app_id, topic, {
         tp.partition: max(0, offsets[tp.partition][1] - tp.offset) if tp.offset >= 0 else None for tp in committed})
 
