@@ -46,8 +46,13 @@ class Feed:
         self.messages += 1
         self.events += len(decoded.valid)
         self.rejected += len(decoded.rejects)
+        failed = False
         for replay in self.replays:
-            replay.add(partition, offset, decoded)
+            try:
+                replay.add(partition, offset, decoded)
+            except Exception:  # what the worker sends to the DLQ as `unprocessable`, and goes on
+                failed = True
+        self.rejected += failed
 
     def finish(self, partition: int) -> None:
         for replay in self.replays:
