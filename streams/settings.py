@@ -65,10 +65,10 @@ class Settings(KafkaSettings):
     topic_partitions: int = Field(4, ge=1)  # of the predictions topic, when driftline creates it
     partials_partitions: int = Field(4, ge=1)  # of the internal partials topic and its merge table
     # The label join (#11): labels on <prefix>.labels meet their predictions in join partitions.
-    # Which models' predictions are kept for their labels: "auto" those whose profile records
-    # performance (`profile build --label-column`), "all", or "off" (the default for now: no
-    # labels or join agents at all; see the README on why).
-    label_join: Literal["auto", "all", "off"] = "off"
+    # Which models' predictions are kept for their labels: "auto" (the default) those whose
+    # profile records performance (`profile build --label-column`), "all", or "off" (no labels
+    # or join agents at all).
+    label_join: Literal["auto", "all", "off"] = "auto"
     join_partitions: int = Field(4, ge=1)  # of the internal join topic
     label_horizon_seconds: float = Field(7 * 86_400, gt=0)  # how long a prediction waits for its label
     label_wait_seconds: float = Field(600, ge=0)  # how long a label waits for its prediction
