@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from detectors.profile import ReferenceProfile
 from detectors.window import ModelWindow
 from streams.core.decoding import Decoded
-from streams.core.findings import PREDICTION, STATISTICS, WindowFindings, drift_policy
-from streams.core.incidents import DedupKey, IncidentEvent, IncidentTracker, Signal
+from streams.core.findings import WindowFindings, drift_policy, incident_inputs
+from streams.core.incidents import DedupKey, IncidentEvent, IncidentTracker
 from streams.core.merger import FinalWindow, WindowMerger
 from streams.core.partials import ProfileFingerprints
 from streams.core.windowing import ClosedWindow, PartitionWindows, ProfileLookup
@@ -103,27 +103,6 @@ class ModelRun:
                 per = counts.setdefault((flag.feature, flag.family), {"minor": 0, "major": 0})
                 per[flag.severity] = per.get(flag.severity, 0) + 1
         return dict(sorted(counts.items()))
-
-
-def incident_inputs(found: WindowFindings, settings: Settings) -> tuple[list[Signal], dict[tuple[str, str], float]]:
-    """What the merge stage feeds its IncidentTracker for a final window (merge_stage.py): the
-    firing verdicts, and the current value of each statistic (what an open incident clears on)."""
-    snap = found.snapshot
-    signals = [Signal(a.feature, "drift", a.statistic, a.value, a.threshold, a.severity) for a in found.alerts]
-    signals += [Signal(a.feature, a.statistic, a.statistic, a.value, a.threshold, a.severity)
-                for a in found.quality_alerts]
-    values: dict[tuple[str, str], float] = {}
-    for feature, stats in snap["features"].items():
-        for name in ["psi", *settings.statistic_names]:
-            key = STATISTICS[name].effect_key
-            if key in stats and stats[key] == stats[key]:  # NaN: no value
-                values[(feature, name)] = float(stats[key])
-    for verdict in found.quality:  # a quality incident clears on the share's rise
-        values[(verdict.feature, verdict.statistic)] = verdict.effect
-    prediction = snap.get("prediction")
-    if prediction and prediction["psi"] == prediction["psi"]:
-        values[(PREDICTION, "psi")] = float(prediction["psi"])
-    return signals, values
 
 
 class Replay:

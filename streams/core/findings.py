@@ -10,6 +10,7 @@ from detectors.stats.quality import DEFAULT_QUALITY_THRESHOLDS, QualityVerdict, 
 from detectors.stats.registry import statistic_of, window_statistics
 from schemas import DriftAlert
 from streams.settings import Settings
+from streams.core.incidents import Signal
 from streams.core.windowing import ClosedWindow
 
 # Statistic name (as in settings and alerts) -> its spec: keys, thresholds, InfluxDB fields.
@@ -99,3 +100,25 @@ class WindowFindings:
                 feature=verdict.feature, statistic=statistic_of(verdict.metric), value=verdict.effect,
                 threshold=minor, major_threshold=major, severity=verdict.severity))
         return out
+
+
+def incident_inputs(found: WindowFindings, settings: Settings) -> tuple[list[Signal], dict[tuple[str, str], float]]:
+    """What an IncidentTracker is fed for a final window (the merge stage, and the backtest's
+    replay): the firing verdicts, and each statistic's current value (what an open incident
+    clears on; NaN means no value)."""
+    snap = found.snapshot
+    signals = [Signal(a.feature, "drift", a.statistic, a.value, a.threshold, a.severity) for a in found.alerts]
+    signals += [Signal(a.feature, a.statistic, a.statistic, a.value, a.threshold, a.severity)
+                for a in found.quality_alerts]
+    values: dict[tuple[str, str], float] = {}
+    for feature, stats in snap["features"].items():
+        for name in ["psi", *settings.statistic_names]:
+            key = STATISTICS[name].effect_key
+            if key in stats and stats[key] == stats[key]:
+                values[(feature, name)] = float(stats[key])
+    for verdict in found.quality:  # a quality incident clears on the share's rise
+        values[(verdict.feature, verdict.statistic)] = verdict.effect
+    prediction = snap.get("prediction")
+    if prediction and prediction["psi"] == prediction["psi"]:
+        values[(PREDICTION, "psi")] = float(prediction["psi"])
+    return signals, values

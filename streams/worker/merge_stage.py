@@ -32,8 +32,8 @@ from schemas.partials import (OnlineChange, PartitionProgress, PerformancePartia
                               decode_partials_message)
 from streams.kafka.alerts import recent_alert_ids
 from schemas import DriftAlert
-from streams.core.findings import STATISTICS, PREDICTION, WindowFindings, drift_policy
-from streams.core.incidents import IncidentTracker, Signal, dedup_key_text
+from streams.core.findings import WindowFindings, drift_policy, incident_inputs
+from streams.core.incidents import IncidentTracker, dedup_key_text
 from streams.core.merger import FinalWindow, WindowMerger
 from streams.core.partials import ProfileFingerprints
 from streams.core.ports import MergeTable, Topic, WindowSink
@@ -240,22 +240,8 @@ class MergeRunner:
     async def _incident_events(self, mp: int, tracker: IncidentTracker, found: WindowFindings) -> None:
         """The window's drift verdicts into incidents (incidents.py): alerts only when one opens,
         escalates, reminds or resolves; the incidents' state is saved in the table."""
-        w, snap = found.window, found.snapshot
-        signals = [Signal(a.feature, "drift", a.statistic, a.value, a.threshold, a.severity) for a in found.alerts]
-        signals += [Signal(a.feature, a.statistic, a.statistic, a.value, a.threshold, a.severity)
-                    for a in found.quality_alerts]
-        values = {}
-        names = ["psi", *self.settings.statistic_names]
-        for feature, stats in snap["features"].items():
-            for name in names:
-                key = STATISTICS[name].effect_key
-                if key in stats and stats[key] == stats[key]:
-                    values[(feature, name)] = float(stats[key])
-        for verdict in found.quality:  # a quality incident clears on the share's rise
-            values[(verdict.feature, verdict.statistic)] = verdict.effect
-        prediction = snap.get("prediction")
-        if prediction and prediction["psi"] == prediction["psi"]:
-            values[(PREDICTION, "psi")] = float(prediction["psi"])
+        w = found.window
+        signals, values = incident_inputs(found, self.settings)
         touched = {(w.model_id, w.model_version, s.feature, s.family) for s in signals}
         touched |= {k for k in tracker.open if k[:2] == (w.model_id, w.model_version)}
         for event in tracker.observe(w.model_id, w.model_version, w.start_ms, w.end_ms, signals, values):
