@@ -34,6 +34,7 @@ from typing import Any, Callable
 import orjson
 from pydantic import ValidationError
 
+from driftline.ids import new_event_id
 from driftline.sender import Sender
 from schemas.prediction import event_time_ms
 from streams.errors import DriftlineError
@@ -41,7 +42,6 @@ from streams.settings import KafkaSettings
 
 log = logging.getLogger("driftline.sdk")
 _now_ns = time.time_ns
-_uuid4 = uuid.uuid4
 _dumps = orjson.dumps
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY  # numpy scalars as numbers (arrays too, which are then refused)
 
@@ -114,15 +114,16 @@ class Monitor:
 
     def log(self, features: Mapping[str, Any], prediction: Any, *, latency_ms: float | None = None,
             event_id: str | None = None, timestamp: int | dt.datetime | None = None) -> str | None:
-        """Queue one prediction; returns its event id (a uuid4 hex unless given), None if the
-        event was refused. timestamp: epoch milliseconds or a datetime (default: now)."""
+        """Queue one prediction; returns its event id (a uuid4 hex unless given: what a label
+        for it must name), None if the event was refused. timestamp: epoch milliseconds or a
+        datetime, naive ones taken as UTC (default: now)."""
         try:
             if self._closed:
                 return self._drop("closed", "log() after close(): the event is dropped")
             if features.__class__ is not dict and not isinstance(features, Mapping):
                 return self._refuse("features", "features must be a mapping of name to value")
             if event_id is None:
-                event_id = _uuid4().hex
+                event_id = new_event_id()
             elif event_id.__class__ is not str or not event_id:
                 event_id = _as_event_id(event_id)
                 if event_id is None:
