@@ -10,6 +10,7 @@ from detectors.stats.quality import DEFAULT_QUALITY_THRESHOLDS, QualityVerdict, 
 from detectors.stats.registry import statistic_of, window_statistics
 from schemas import DriftAlert
 from streams.settings import Settings
+from streams.core.feature_bins import BinShare, feature_bins
 from streams.core.incidents import Signal
 from streams.core.windowing import ClosedWindow
 
@@ -75,6 +76,16 @@ class WindowFindings:
                                       major_threshold=DEFAULT_QUALITY_THRESHOLDS[v.statistic][1],
                                       severity=v.severity)
                 for v in self.quality if v.drifted]
+
+    @cached_property
+    def bins(self) -> dict[str, list[BinShare]]:
+        """Each feature's share of its profile bins next to the reference's (feature_bins.py);
+        empty without a profile, and for a feature with no present value in the window."""
+        profile = self.window.state.profile
+        if profile is None:
+            return {}
+        return {name: found for name, fsnap in self.snapshot["features"].items()
+                if (found := feature_bins(profile.features[name], fsnap["bin_counts"]))}
 
     @cached_property
     def prediction_verdict(self) -> FeatureVerdict | None:

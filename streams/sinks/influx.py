@@ -91,6 +91,21 @@ def window_points(findings: WindowFindings) -> list[Point]:
         prediction = _point("prediction_drift", window).field("count", int(snap["prediction"]["count"]))
         _fields(prediction, snap["prediction"], _DRIFT_FIELDS)
         points.append(prediction)
+    return points + bin_points(findings)
+
+
+def bin_points(findings: WindowFindings) -> list[Point]:
+    """`feature_bins`: one point per feature and profile bin (tag `bin`, its index zero-padded so
+    that it sorts as text), with the window's and the reference's share."""
+    points = []
+    for feature, bins in findings.bins.items():
+        for b in bins:
+            point = (_point("feature_bins", findings.window, feature).tag("bin", f"{b.index:02d}")
+                     .field("share", b.share).field("reference_share", b.reference_share)
+                     .field("count", b.count).field("label", b.label))
+            if b.lower is not None:
+                point.field("lower", b.lower)
+            points.append(point)
     return points
 
 
