@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from detectors.stats.quality import QUALITY_STATISTICS
+from streams.commands.flux import FluxReader, flux_text
 from streams.commands.kafka_errors import reaching_kafka
 from streams.commands.times import utc_text
 from streams.errors import DriftlineError
@@ -31,7 +32,6 @@ from streams.sinks.influx import version_tag
 
 RECENT_WINDOWS = 5  # events/s is measured over the model's latest windows
 KAFKA_TIMEOUT_S = 5.0
-INFLUX_TIMEOUT_MS = 10_000
 INCIDENT_FAMILIES = frozenset({"drift", *QUALITY_STATISTICS})  # the families that resolve
 
 ModelKey = tuple[str, str]  # model_id, model_version (InfluxDB's tag: "unversioned" when empty)
@@ -104,6 +104,18 @@ def _ms(row: dict) -> int:
     return int(row["_time"].timestamp() * 1000)
 
 
+def incident_event(raw: bytes | None) -> dict | None:
+    """An alert of an incident that resolves (the drift and quality families), else None."""
+    import orjson
+
+    try:
+        alert = orjson.loads(raw or b"")
+        family = alert["dedup_key"].rsplit("/", 1)[-1]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # not an incident event (schema version 1, or not an alert at all)
+    return alert if family in INCIDENT_FAMILIES else None
+
+
 class OpenIncidents:
     """The alerts topic folded into open incidents. Kept between refreshes of `--watch`, so each
     refresh reads only the alerts published since the last one."""
@@ -115,14 +127,8 @@ class OpenIncidents:
         self._consumer = None
 
     def apply(self, raw: bytes | None) -> None:
-        import orjson
-
-        try:
-            alert = orjson.loads(raw or b"")
-            family = alert["dedup_key"].rsplit("/", 1)[-1]
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-            return  # not an incident event (schema version 1, or not an alert at all)
-        if family in INCIDENT_FAMILIES:
+        alert = incident_event(raw)
+        if alert is not None:
             self.last[alert["dedup_key"]] = alert
 
     def by_model(self) -> dict[ModelKey, list[dict]]:
@@ -182,33 +188,21 @@ def consumer_lag(settings: Settings) -> ConsumerLag:
         tp.partition: max(0, offsets[tp.partition][1] - tp.offset) if tp.offset >= 0 else None for tp in committed})
 
 
-def _flux_text(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 class StatusReader:
     """One InfluxDB client and one alerts reader, for one look or for every refresh of --watch."""
 
     def __init__(self, settings: Settings, *, model: str | None, since_s: float) -> None:
-        from influxdb_client import InfluxDBClient
-
         self.settings, self.model, self.since_s = settings, model, since_s
-        self.influx = InfluxDBClient(url=settings.influx_url, token=settings.influx_token.get_secret_value(),
-                                     org=settings.influx_org, timeout=INFLUX_TIMEOUT_MS)
+        self.influx = FluxReader(settings)
         self.incidents = OpenIncidents(settings)
 
     def _query(self, measurement: str, fields: tuple[str, ...], select: str) -> list[dict]:
-        wanted = " or ".join(f"r._field == {_flux_text(f)}" for f in fields)
-        only = f" and r.model_id == {_flux_text(self.model)}" if self.model else ""
-        query = (f"from(bucket: {_flux_text(self.settings.influx_bucket)})\n"
-                 f"  |> range(start: -{int(self.since_s)}s)\n"
-                 f"  |> filter(fn: (r) => r._measurement == {_flux_text(measurement)}{only} and ({wanted}))\n"
-                 f"  |> {select}")
-        try:
-            tables = self.influx.query_api().query(query, org=self.settings.influx_org)
-        except Exception as exc:  # the client raises urllib3's, its own ApiException and OSError alike
-            raise DriftlineError(_influx_problem(self.settings.influx_url, exc)) from exc
-        return [record.values for table in tables for record in table.records]
+        wanted = " or ".join(f"r._field == {flux_text(f)}" for f in fields)
+        only = f" and r.model_id == {flux_text(self.model)}" if self.model else ""
+        return self.influx.rows(
+            f"from(bucket: {self.influx.bucket})\n  |> range(start: -{int(self.since_s)}s)\n"
+            f"  |> filter(fn: (r) => r._measurement == {flux_text(measurement)}{only} and ({wanted}))\n"
+            f"  |> {select}")
 
     def read(self) -> Status:
         stats = self._query("window_stats", ("count", "late_count", "latency_p95_ms"), f"tail(n: {RECENT_WINDOWS})")
@@ -223,22 +217,6 @@ class StatusReader:
     def close(self) -> None:
         self.incidents.close()
         self.influx.close()
-
-
-def _influx_problem(url: str, exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    if status == 401:
-        return f"InfluxDB at {url} rejected the token (401): check DRIFTLINE_INFLUX_TOKEN"
-    if status is not None:
-        import orjson
-
-        try:
-            message = orjson.loads(exc.body)["message"]
-        except Exception:
-            message = getattr(exc, "reason", "") or ""
-        return f"InfluxDB at {url} answered {status}: {message}"
-    text = str(exc).strip().splitlines()
-    return f"cannot reach InfluxDB at {url}: {type(exc).__name__}: {text[0][:200] if text else ''}"
 
 
 def to_json(status: Status) -> dict:
