@@ -42,8 +42,10 @@ demo: install
 
 # Throughput of the worker against bare aiokafka and a bare faust agent on the real stack, then the
 # cost of each statistic and a window's drift computation next to Evidently's DataDriftPreset, then
-# the label join's own figures (predictions and labels per second, bytes per pending prediction).
+# the label join's own figures (predictions and labels per second, bytes per pending prediction),
+# then the producer SDK's (µs per Monitor.log, events/s to the broker, envelope vs batch decoding).
 bench: install
 	@deploy/run-bench.sh
 	@deploy/run-stats-bench.sh
 	@.venv/bin/python -m bench.join
+	@BENCH_MODULE=bench.sdk BENCH_ARGS="$(SDK_BENCH_ARGS)" deploy/run-bench.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput benchmark (`make bench`): starts the local stack if needed, runs bench/throughput.py,
 # prints its table.  Arguments go to the benchmark, e.g. `deploy/run-bench.sh --events 100000`;
-# BENCH_ARGS works too (`BENCH_ARGS="--events 100000" make bench`).
+# BENCH_ARGS works too (`BENCH_ARGS="--events 100000" make bench`).  BENCH_MODULE runs another
+# benchmark that needs the stack instead (`BENCH_MODULE=bench.sdk deploy/run-bench.sh`).
 # The stack is stopped at the end only if this script started it (if it was fully stopped before);
 # a stack that was running, even partly, is left running.
 set -uo pipefail
@@ -28,4 +29,4 @@ env_lines=$(deploy/stack.sh up) || { echo "stack failed to start" >&2; exit 1; }
 eval "$env_lines"
 
 # shellcheck disable=SC2086  # BENCH_ARGS is split on purpose
-"$PY" -m bench.throughput ${BENCH_ARGS:-} "$@"
+"$PY" -m "${BENCH_MODULE:-bench.throughput}" ${BENCH_ARGS:-} "$@"
