@@ -44,10 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, args.predictions, 125):
             n = min(125, args.predictions - start)
             times = base + (start + np.arange(n)) * 2
-            messages.append(encode_join_message(PendingPredictions(
-                model_id="fraud", model_version="3", event_ids=[f"req-{start + i:012d}" for i in range(n)],
-                event_times_ms=times.tolist(), window_starts_ms=(times - times % 60_000).tolist(),
-                scores=rng.random(n).tolist(), classes=[None] * n)))
+            messages.append(encode_join_message(PendingPredictions.of(
+                "fraud", "3", [f"req-{start + i:012d}" for i in range(n)], times, rng.random(n).tolist())))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         began = time.perf_counter()
         for offset, raw in enumerate(messages):  # stored every 100 messages, as the agent's flush does
@@ -57,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.commit(len(messages))
         pending_s = time.perf_counter() - began
         runner.state.db.flush()
-        disk = _du(work)
+        disk = runner.files.bytes_on_disk()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
         chosen = rng.choice(args.predictions, size=args.labels, replace=False)
         label_messages = []
@@ -78,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         labels_s = time.perf_counter() - began
         joined = sum(w.labeled_count for w in runner.core.states.values())
         runner.close()
-        print(f"join partition on RocksDB: {args.predictions:,} predictions in {pending_s:.1f} s = "
+        print(f"join partition (pending index on numpy chunks, the rest on RocksDB): {args.predictions:,} predictions in {pending_s:.1f} s = "
               f"{args.predictions / pending_s:,.0f} predictions/s; {args.labels:,} labels in {labels_s:.1f} s = "
               f"{args.labels / labels_s:,.0f} labels/s ({joined:,} joined)")
-        print(f"bytes per pending prediction: {disk / args.predictions:.0f} on disk (RocksDB, before compaction), "
+        print(f"bytes per pending prediction: {disk / args.predictions:.0f} on disk (numpy chunk files), "
               f"{rss * 1024 / args.predictions:.0f} of resident memory growth")
         return 0
     finally:

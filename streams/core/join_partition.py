@@ -61,30 +61,24 @@ class JoinPartition:
                 self._results(self.join.settle(min(self.progress.values())))
             return
         if isinstance(message, PendingPredictions):
+            if not len(message.keys):
+                return
             horizon_start = self.join.watermark_ms - self.join.horizon_ms
-            newest = max(message.event_times_ms, default=None)
-            if newest is not None:
-                self._results(self.join.advance(newest))
-            results: list = []
-            for i, event_id in enumerate(message.event_ids):
-                if message.event_times_ms[i] < horizon_start:
-                    continue  # a replay of a prediction long expired
-                score = message.scores[i]
-                pending = PendingPrediction(message.model_version, message.window_starts_ms[i],
-                                            message.event_times_ms[i], math.nan if score is None else score,
-                                            message.classes[i])
-                results.extend(self.join.add_prediction(message.model_id, event_id, pending))
-            self._results(results)
+            self._results(self.join.advance(int(message.event_times_ms.max())))
+            keys, times, scores, classes = message.keys, message.event_times_ms, message.scores, message.classes
+            live = times >= horizon_start  # a replay of predictions long expired is not kept again
+            if not live.all():
+                keys, times, scores = keys[live], times[live], scores[live]
+                classes = None if classes is None else [c for c, keep in zip(classes, live.tolist()) if keep]
+            self._results(self.join.add_predictions(message.model_id, message.model_version, keys, times, scores,
+                                                    classes))
             self._expire()
             return
         if message.source_offset <= self.applied.get(message.source_partition, -1):
             return
         self.applied[message.source_partition] = message.source_offset
-        results = []
-        for routed in message.labels:
-            label = Label(routed.event_id, routed.model_id, routed.label, routed.time_ms, routed.model_version)
-            results.extend(self.join.add_label(label))
-        self._results(results)
+        labels = [Label(r.event_id, r.model_id, r.label, r.time_ms, r.model_version) for r in message.labels]
+        self._results(self.join.add_labels(labels))
 
     def _state(self, key: WindowKey, prediction: PendingPrediction | None, value: object) -> WindowPerformance:
         state = self.states.get(key)

@@ -25,7 +25,7 @@ from schemas.join import decode_join_message
 from schemas.partials import OnlineChange, PerformancePartial
 from streams.core.join_partition import JoinPartition
 from streams.core.label_join import LabelJoin
-from streams.worker.join_store import RocksJoinState, StoreFamily, load_windows, save_windows
+from streams.worker.join_store import PendingFiles, RocksJoinState, StoreFamily, load_windows, save_windows
 
 log = logging.getLogger("driftline.join")
 
@@ -38,8 +38,10 @@ class JoinRunner:
     def __init__(self, partition: int, path: Path, *, window_ms: int, horizon_ms: int, wait_ms: int,
                  new_window=lambda model, version: None) -> None:
         self.state = RocksJoinState(path)
-        join = LabelJoin(StoreFamily(self.state, b"p", b"i"), StoreFamily(self.state, b"w", b"j"),
-                         horizon_ms=horizon_ms, wait_ms=wait_ms)
+        self.files = PendingFiles(path.with_name(path.name + ".pending"))
+        join = LabelJoin(self.files.load(self.state.get(b"x")), StoreFamily(self.state, b"w", b"j"),
+                         window_ms=window_ms, horizon_ms=horizon_ms, wait_ms=wait_ms)
+        join.waiting_keys = {int.from_bytes(k[1:], "big") for k, _ in self.state.scan(b"w")}
         watermark = self.state.get(b"m")
         if watermark is not None:
             join.watermark_ms = int(watermark)
@@ -93,7 +95,10 @@ class JoinRunner:
         self.state.put(b"g", orjson.dumps({"progress_ms": self.core.join.progress_ms, "count":
                                            self.core.predictions_partitions, "partitions": self.core.progress},
                                           option=orjson.OPT_NON_STR_KEYS))
+        join = self.core.join
+        self.state.put(b"x", self.files.save(join.index, join.watermark_ms - join.horizon_ms))
         self.state.commit(next_offset)
+        self.files.collect(join.index)
 
     def take_partials(self) -> list[PerformancePartial]:
         """The windows changed since the last call (stored by commit() first)."""

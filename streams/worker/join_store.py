@@ -3,8 +3,9 @@ the join topic offset it reflects: after kill -9 the partition resumes exactly w
 is, so no label is counted twice or lost. Memory stays small (the pending predictions are on
 disk); a partition that moves to a worker without its files rebuilds from the join topic.
 
-Layout (one RocksDB per join partition, keys by prefix):
-  p<key> -> bucket(8) + pending prediction      i<bucket(8)><key> -> ''   (expiry index)
+Layout (one RocksDB per join partition, keys by prefix; the pending predictions are numpy
+chunk files beside it, `PendingFiles`, named by the manifest `x`):
+  x -> the pending index's manifest
   w<key> -> bucket(8) + waiting labels          j<bucket(8)><key> -> ''
   s<window key json> -> WindowPerformance state (JSON)
   a<labels partition json> -> highest source offset applied
@@ -22,8 +23,11 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import orjson
 from rocksdict import Options, Rdict, WriteBatch
+
+from streams.core.pending_index import Chunk, PendingIndex
 
 _BUCKET = struct.Struct(">q")
 _DELETED = object()
@@ -139,3 +143,65 @@ def load_windows(state: RocksJoinState) -> tuple[dict, dict[int, int]]:
                for k, v in state.scan(b"s")}
     applied = {int(orjson.loads(k[1:])): int(v) for k, v in state.scan(b"a")}
     return windows, applied
+
+
+class PendingFiles:
+    """A PendingIndex (streams/core/pending_index.py) on local disk beside the RocksDB state:
+    each frozen chunk written once (`chunk-<seq>.npy`, memory-mapped when read back), its flags
+    to a new file whenever they change (`flags-<seq>-<generation>.npy`); which files make the
+    index is a manifest that goes into the state's atomic commit (key `x`), so after kill -9 the
+    index is exactly what the stored offset implies. Files the manifest does not name (merged
+    away, or written by a commit that never happened) are deleted."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.flags: dict[int, str] = {}  # chunk seq -> its flags file
+        self.generation = 0
+
+    def load(self, manifest: bytes | None) -> PendingIndex:
+        if manifest is None:
+            self._collect(set())
+            return PendingIndex()
+        m = orjson.loads(manifest)
+        self.generation = m["generation"]
+        chunks = []
+        for seq, flags in m["chunks"]:
+            data = np.load(self.dir / f"chunk-{seq}.npy", mmap_mode="r").view(np.ndarray)
+            chunks.append(Chunk(seq, data, np.load(self.dir / flags)))
+            self.flags[seq] = flags
+        self._collect({f"chunk-{seq}.npy" for seq, _ in m["chunks"]} | set(self.flags.values()))
+        return PendingIndex(chunks, [tuple(g) for g in m["groups"]], list(m["classes"]), m["next_seq"])
+
+    def save(self, index: PendingIndex, cutoff_ms: int | None) -> bytes:
+        """Write what changed; returns the manifest to commit (then call `collect`)."""
+        index.freeze(cutoff_ms)
+        for chunk in index.chunks:
+            path = self.dir / f"chunk-{chunk.seq}.npy"
+            if not path.exists():
+                np.save(path, np.ascontiguousarray(chunk.data))
+                # From now on the page cache holds it, not the heap (a plain view: no memmap overhead).
+                chunk.data = np.load(path, mmap_mode="r").view(np.ndarray)
+            if chunk.flags_changed or chunk.seq not in self.flags:
+                self.generation += 1
+                name = f"flags-{chunk.seq}-{self.generation}.npy"
+                np.save(self.dir / name, chunk.labelled)
+                self.flags[chunk.seq] = name
+                chunk.flags_changed = False
+        live = {c.seq for c in index.chunks}
+        self.flags = {seq: name for seq, name in self.flags.items() if seq in live}
+        return orjson.dumps({"generation": self.generation, "next_seq": index.next_seq,
+                             "chunks": [[c.seq, self.flags[c.seq]] for c in index.chunks],
+                             "groups": index.groups, "classes": index.classes})
+
+    def collect(self, index: PendingIndex) -> None:
+        """After the commit: delete the files the committed manifest no longer names."""
+        self._collect({f"chunk-{c.seq}.npy" for c in index.chunks} | set(self.flags.values()))
+
+    def _collect(self, keep: set[str]) -> None:
+        for path in self.dir.glob("*.npy"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+    def bytes_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.dir.glob("*.npy"))

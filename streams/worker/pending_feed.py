@@ -6,14 +6,13 @@ stage): a replay sends them again, and the join keeps the first copy."""
 from __future__ import annotations
 
 import math
-import zlib
 from collections import defaultdict
 
 import numpy as np
 import orjson
 
 from schemas.columnar import EventColumns, RawEvent
-from schemas.join import JoinProgress, PendingPredictions, encode_join_message, join_partition
+from schemas.join import JoinProgress, PendingPredictions, encode_join_message, join_keys
 from streams.core.ports import Topic
 
 
@@ -53,55 +52,48 @@ class PendingFeed:
             if len(keep) < len(valid.groups):
                 valid = valid.take(np.flatnonzero(np.isin(valid.group_codes, keep)))
             return self._columns(valid)
-        groups: dict[tuple[int, str, str], list[tuple[str, int, float | None, str | None]]] = defaultdict(list)
+        groups: dict[tuple[str, str], list] = defaultdict(list)
         for event in valid:
-            if not self.wanted(event.model_id, event.model_version):
-                continue
-            score, predicted = _prediction(event)
-            j = join_partition(event.model_id, event.event_id, self.partitions)
-            groups[(j, event.model_id, event.model_version)].append(
-                (event.event_id, int(event.timestamp), score, predicted))
+            if self.wanted(event.model_id, event.model_version):
+                groups[(event.model_id, event.model_version)].append(event)
         out = []
-        for (j, model, version), rows in groups.items():
-            times = np.array([r[1] for r in rows], dtype=np.int64)
-            out.append((j, self._encode(model, version, [r[0] for r in rows], times, [r[2] for r in rows],
-                                        [r[3] for r in rows])))
+        for (model, version), events in groups.items():
+            keys = join_keys(model, [e.event_id for e in events])
+            times = np.array([int(e.timestamp) for e in events], dtype=np.int64)
+            predictions = [_prediction(e) for e in events]
+            scores = np.array([math.nan if s is None else s for s, _ in predictions], dtype=np.float64)
+            out.extend(self._split(model, version, keys, times, scores, [c for _, c in predictions]))
         return out
 
     def _columns(self, c: EventColumns) -> list[tuple[int, bytes]]:
-        # The join partition of every row at C speed: CRC-32 continued from the model's prefix.
-        starts = [zlib.crc32(f"{model}\x1f".encode()) for model, _ in c.groups]
-        if len(starts) == 1:
-            s0 = starts[0]
-            hashes = np.fromiter((zlib.crc32(e.encode(), s0) for e in c.event_ids), np.uint64, len(c))
-        else:
-            codes = c.group_codes.tolist()
-            hashes = np.fromiter((zlib.crc32(e.encode(), starts[g]) for e, g in zip(c.event_ids, codes)),
-                                 np.uint64, len(c))
-        keys = (hashes % np.uint64(self.partitions)).astype(np.int64) * len(c.groups) + c.group_codes
-        order = np.argsort(keys, kind="stable")
-        bounds = np.flatnonzero(np.diff(keys[order])) + 1
+        classes = None
+        if c.labels.codes is not None:
+            classes = [c.labels.uniques[k] if k >= 0 else None for k in c.labels.codes.tolist()]
+        if len(c.groups) == 1:
+            model, version = c.groups[0]
+            return self._split(model, version, join_keys(model, c.event_ids), c.timestamps, c.scores, classes)
         out = []
-        for rows in np.split(order, bounds):
-            key = int(keys[rows[0]])
-            j, g = divmod(key, len(c.groups))
-            model, version = c.groups[g]
-            scores = c.scores[rows]
-            classes: list[str | None] = [None] * len(rows)
-            if c.labels.codes is not None:
-                label_codes = c.labels.codes[rows]
-                classes = [c.labels.uniques[k] if k >= 0 else None for k in label_codes.tolist()]
-            out.append((j, self._encode(model, version, [c.event_ids[i] for i in rows.tolist()],
-                                        c.timestamps[rows], scores.tolist(), classes)))
+        for g, (model, version) in enumerate(c.groups):
+            rows = np.flatnonzero(c.group_codes == g)
+            ids = [c.event_ids[i] for i in rows.tolist()]
+            out.extend(self._split(model, version, join_keys(model, ids), c.timestamps[rows], c.scores[rows],
+                                   None if classes is None else [classes[i] for i in rows.tolist()]))
         return out
 
-    def _encode(self, model: str, version: str, ids: list[str], times: np.ndarray, scores: list,
-                classes: list) -> bytes:
-        # NaN scores (class predictions) become null in JSON (orjson), i.e. None.
-        return encode_join_message(PendingPredictions.model_construct(
-            model_id=model, model_version=version, event_ids=ids, event_times_ms=times.tolist(),
-            window_starts_ms=(times - times % self.window_ms).tolist(),
-            scores=[None if x != x else x for x in scores], classes=classes))
+    def _split(self, model: str, version: str, keys: np.ndarray, times: np.ndarray, scores: np.ndarray,
+               classes: list | None) -> list[tuple[int, bytes]]:
+        """One (model, version)'s rows into one message per join partition (key mod partitions)."""
+        if classes is not None and all(x is None for x in classes):
+            classes = None
+        parts = (keys % np.uint64(self.partitions)).astype(np.int64)
+        out = []
+        for j in np.unique(parts).tolist():
+            rows = np.flatnonzero(parts == j) if self.partitions > 1 else slice(None)
+            message = PendingPredictions.model_construct(
+                model_id=model, model_version=version, keys=keys[rows], event_times_ms=times[rows],
+                scores=scores[rows], classes=None if classes is None else [classes[i] for i in rows.tolist()])
+            out.append((j, encode_join_message(message)))
+        return out
 
     async def progress(self, partition: int, partitions: int, closed_until_ms: int) -> None:
         """A predictions partition's close, to every join partition (its orphan decisions)."""

@@ -11,6 +11,7 @@ from detectors.performance import WindowPerformance
 from schemas.join import JoinProgress, PendingPredictions, RoutedLabel, RoutedLabels
 from streams.core.join_partition import JoinPartition
 from streams.core.label_join import LabelJoin, MemoryLabelStore
+from streams.core.pending_index import PendingIndex
 
 W = 60_000
 
@@ -22,14 +23,12 @@ def _run(seed: int, n: int, drop_at: int):
     truth = rng.random(n) < scores  # calibrated ...
     flip = (np.arange(n) >= drop_at) & (rng.random(n) < 0.3)  # ... until 30 % of outcomes flip
     truth = np.where(flip, ~truth, truth)
-    part = JoinPartition(0, LabelJoin(MemoryLabelStore(), MemoryLabelStore()), W,
+    part = JoinPartition(0, LabelJoin(PendingIndex(), MemoryLabelStore(), window_ms=W), W,
                          new_window=lambda m, v: WindowPerformance("binary"))
     for i in range(0, n, 500):
         idx = range(i, min(i + 500, n))
-        part.handle(PendingPredictions(model_id="m", model_version="1", event_ids=[f"e{k}" for k in idx],
-                                       event_times_ms=[int(times[k]) for k in idx],
-                                       window_starts_ms=[int(times[k]) // W * W for k in idx],
-                                       scores=[float(scores[k]) for k in idx], classes=[None] * len(idx)))
+        part.handle(PendingPredictions.of("m", "1", [f"e{k}" for k in idx], [int(times[k]) for k in idx],
+                                          [float(scores[k]) for k in idx]))
     for offset, i in enumerate(range(0, n, 100)):  # labels in the predictions' order
         part.handle(RoutedLabels(source_partition=0, source_offset=offset, labels=[
             RoutedLabel(event_id=f"e{k}", model_id="m", label=bool(truth[k]), time_ms=int(times[k]) + 5_000)

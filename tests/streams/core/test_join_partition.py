@@ -11,13 +11,14 @@ from detectors.performance import WindowPerformance
 from schemas.join import JoinProgress, PendingPredictions, RoutedLabel, RoutedLabels, join_partition
 from streams.core.join_partition import JoinPartition
 from streams.core.label_join import LabelJoin, MemoryLabelStore
+from streams.core.pending_index import PendingIndex
 
 W = 60_000
 J = 3
 
 
 def _partitions():
-    return [JoinPartition(j, LabelJoin(MemoryLabelStore(), MemoryLabelStore(), wait_ms=5 * W), W,
+    return [JoinPartition(j, LabelJoin(PendingIndex(), MemoryLabelStore(), window_ms=W, wait_ms=5 * W), W,
                           new_window=lambda m, v: WindowPerformance("binary")) for j in range(J)]
 
 
@@ -41,10 +42,8 @@ def _feed(parts, ids, times, scores, truth, labelled, label_times, *, replay=Fal
         for i in rows:
             by_part.setdefault(join_partition("m", ids[i], J), []).append(i)
         for j, idx in by_part.items():
-            msg = PendingPredictions(model_id="m", model_version="1", event_ids=[ids[i] for i in idx],
-                                     event_times_ms=[int(times[i]) for i in idx],
-                                     window_starts_ms=[int(times[i]) // W * W for i in idx],
-                                     scores=[float(scores[i]) for i in idx], classes=[None] * len(idx))
+            msg = PendingPredictions.of("m", "1", [ids[i] for i in idx], [int(times[i]) for i in idx],
+                                        [float(scores[i]) for i in idx])
             for _ in range(2 if replay else 1):
                 parts[j].handle(msg)
     order = np.argsort(label_times)

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from streams.core.label_join import (Duplicate, Joined, Label, LabelJoin, MemoryLabelStore, Orphan,
                                      PendingPrediction)
+from streams.core.pending_index import PendingIndex
 
 H = 3_600_000
 
 
 def _join(**kw) -> LabelJoin:
-    return LabelJoin(pending=MemoryLabelStore(), waiting=MemoryLabelStore(), **kw)
+    return LabelJoin(PendingIndex(), waiting=MemoryLabelStore(), **kw)
 
 
-def test_a_pending_prediction_encodes_compactly_and_exactly() -> None:
-    for p in (PendingPrediction("3", 1_700_000_000_000, 1_700_000_012_345, 0.8125),
-              PendingPrediction("", 0, 5, predicted="churn"), PendingPrediction("v1", 10, 20, labelled=True)):
-        back = PendingPrediction.decode(p.encode())
-        assert back == p or (math.isnan(p.score) and back.predicted == p.predicted and back.labelled == p.labelled)
-    assert len(PendingPrediction("3", 1, 2, 0.5).encode()) == 28
+def test_the_index_keeps_33_bytes_per_pending_prediction_and_the_first_copy_of_a_key() -> None:
+    index = PendingIndex()
+    keys = np.arange(1000, dtype=np.uint64) * np.uint64(7919)
+    times, scores = np.arange(1000, dtype=np.int64), np.linspace(0, 1, 1000)
+    codes = np.full(1000, -1, dtype=np.int32)
+    index.add(keys, times, scores, codes, index.group_code("m", "1"))
+    index.freeze()
+    index.add(keys[:10], times[:10] + 5, scores[:10], codes[:10], 0)  # a replay: the first copy stands
+    [row], [before] = index.take_labels(keys[3:4])
+    assert int(row["t"]) == 3 and not before and index.take_labels(keys[3:4])[1][0]
+    index.freeze()  # the replay's copies stay in a small chunk until a merge; lookups see the first
+    assert len(index) == 1010 and index.chunks[0].data.nbytes + index.chunks[0].labelled.nbytes == 33 * 1000
+    rows, before = index.take_labels(np.array([keys[3], 12345, keys[4], keys[4]], dtype=np.uint64))
+    assert rows[1] is None and before.tolist() == [True, False, False, True]
 
 
 def test_first_label_wins_duplicates_change_nothing_and_early_labels_wait() -> None:
@@ -63,7 +70,7 @@ def test_predictions_expire_after_the_horizon_and_memory_stays_bounded() -> None
         join.advance(hour * H)
         for i in range(100):
             join.add_prediction("m", f"{hour}-{i}", PendingPrediction("1", hour * H, hour * H + i, 0.5))
-    assert len(join.pending) <= 26 * 100  # the horizon plus the current and one partial bucket
+    assert len(join.index) <= 26 * 100  # the horizon plus the current and one partial bucket
     [orphan] = join.add_label(Label("0-1", "m", True, 0))
     assert orphan.reason == "past_horizon"
     assert isinstance(join.add_label(Label("70-1", "m", True, 70 * H + 5))[0], Joined)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from schemas.join import decode_join_message, join_partition
+from schemas.join import decode_join_message, join_key
 from streams.core.decoding import decode_message
 from streams.worker.pending_feed import PendingFeed
 
@@ -20,10 +20,11 @@ def _pending(feed, valid):
     out = {}
     for j, raw in feed.messages(valid):
         message = decode_join_message(raw)
-        for i, event_id in enumerate(message.event_ids):
-            assert join_partition(message.model_id, event_id, 5) == j
-            assert message.window_starts_ms[i] == message.event_times_ms[i] // 60_000 * 60_000
-            out[(message.model_id, event_id)] = (message.scores[i], message.classes[i])
+        for i, key in enumerate(message.keys.tolist()):
+            assert key % 5 == j
+            score = float(message.scores[i])
+            out[(message.model_id, key)] = (None if score != score else score,
+                                            None if message.classes is None else message.classes[i])
     return out
 
 
@@ -36,4 +37,5 @@ def test_batches_and_single_events_give_the_same_pending_predictions() -> None:
     singles = [v for e in events for v in decode_message(orjson.dumps(e)).valid]
     from_singles = _pending(feed, singles)
     assert from_batch == from_singles and len(from_batch) == 300
-    assert from_batch[("other", "e0")] == (None, "yes") and from_batch[("m", "e1")] == (1 / 300, None)
+    assert from_batch[("other", join_key("other", "e0"))] == (None, "yes")
+    assert from_batch[("m", join_key("m", "e1"))] == (1 / 300, None)
