@@ -4,8 +4,8 @@ up, with a few numpy calls instead of a store operation per event.
 
 - `add` appends one message's predictions of one (model, version) to a buffer (their keys also go
   to a set, the one per-event Python step, ~50 ns); `freeze` sorts the buffer into a chunk.
-- Chunks are merged like an LSM tree (two chunks of similar size become one), so a lookup is a
-  `searchsorted` in each of O(log n) chunks. Merges and `expire` drop entries past the horizon.
+- Chunks are merged like an LSM tree (size-tiered: 16 chunks of similar size become one), so a
+  lookup is a `searchsorted` in each of O(log n) chunks. Merges and `expire` drop entries past the horizon.
 - A key may be added twice (a replay re-sends predictions): the first copy stands. Lookups take
   the copy in the oldest chunk (chunks are kept oldest first), and merges keep the first copy
   of a key with the flags of all its copies, so every lookup of a key sees one entry.
@@ -22,6 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FREEZE_AT = 65_536  # buffered entries (a Python set of their keys) before they become a chunk
+# Size-tiered merging: FAN_IN chunks of one tier (sizes within a factor FAN_IN) are merged, so an
+# entry is rewritten about log_FAN_IN(n / chunk) times and a lookup searches at most
+# FAN_IN - 1 chunks per tier.
+FAN_IN = 16
+
+
+def _tier(size: int) -> int:
+    return int(np.log(max(size, 1)) / np.log(FAN_IN))
 ENTRY = np.dtype([("k", "<u8"), ("t", "<i8"), ("s", "<f8"), ("c", "<i4"), ("g", "<i4")])
 
 
@@ -40,7 +48,7 @@ class Chunk:
 
 def _first_of_each_key(data: np.ndarray, labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted by key (stable: the first copy first), one entry per key, flags OR-ed over copies."""
-    order = np.argsort(data["k"], kind="stable")
+    order = np.argsort(np.ascontiguousarray(data["k"]), kind="stable")  # timsort: runs merge in O(n log runs)
     data, labelled = data[order], labelled[order]
     if len(data) < 2:
         return data, labelled
@@ -155,10 +163,13 @@ class PendingIndex:
                 if self._buffer_labelled else np.zeros(len(data), dtype=bool)
             self.chunks.append(self._chunk(*_first_of_each_key(data, labelled)))
             self._buffer, self._buffer_keys, self._buffer_labelled = [], set(), set()
-        while len(self.chunks) >= 2 and len(self.chunks[-2].data) <= 2 * len(self.chunks[-1].data):
-            b, a = self.chunks.pop(), self.chunks.pop()
-            data, labelled = _first_of_each_key(np.concatenate([a.data, b.data]),
-                                                np.concatenate([a.labelled, b.labelled]))
+        while True:  # size-tiered: FAN_IN chunks of one tier at the tail become one of the next
+            tail = self.chunks[-FAN_IN:]
+            if len(tail) < FAN_IN or len({_tier(len(c.data)) for c in tail}) != 1:
+                break
+            del self.chunks[-FAN_IN:]
+            data, labelled = _first_of_each_key(np.concatenate([c.data for c in tail]),
+                                                np.concatenate([c.labelled for c in tail]))
             if cutoff_ms is not None:
                 keep = data["t"] >= cutoff_ms
                 data, labelled = data[keep], labelled[keep]
