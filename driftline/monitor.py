@@ -62,8 +62,9 @@ class MonitorStats:
 class Monitor:
     """Logs the predictions of one model version (see the module docstring).
 
-    buffer_events: how many events may wait in memory for the background thread, and again
-        (encoded, about 0.6 KB each at 30 features) for the broker while it is away.
+    buffer_events: how many events may wait in memory for the background thread (as JSON,
+        about 0.6 KB each at 30 features), and again (in envelopes, about 0.3 KB each) for the
+        broker while it is away.
     batch_events, linger_ms: an envelope holds up to batch_events events, and is sent at the
         latest linger_ms after its first event was logged.
     delivery_timeout_s: how long librdkafka retries an envelope before it counts as failed.
