@@ -100,6 +100,17 @@ def broker_figures(settings: KafkaSettings, rows: list[dict], events: int, paced
                 print(f"cleanup: {exc}")
 
 
+def _us_per_event(decode, raw: bytes, rounds: int, calls: int, events: int = 500) -> float:
+    """The median over `rounds` of `calls` decodes of a message of `events` events."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for _ in range(calls):
+            decode(raw)
+        times.append((time.perf_counter() - began) / (calls * events) * 1e6)
+    return statistics.median(times)
+
+
 def decode_figures(pool: EventPool) -> None:
     rows = [orjson.loads(pool.event(0, k, 1_700_000_000_000 + k)) for k in range(500)]
     batch = orjson.dumps({"events": rows})
@@ -110,21 +121,10 @@ def decode_figures(pool: EventPool) -> None:
           f"({'native' if NATIVE else 'Python: the native decoder was not built'})")
     figures = {}
     for name, raw, python in (("envelope", envelope, fast_decode_envelope), ("batch", batch, fast_decode)):
-        per_event = []
-        for _ in range(7):
-            began = time.perf_counter()
-            for _ in range(40):
-                decode_message(raw)
-            per_event.append((time.perf_counter() - began) / (40 * 500) * 1e6)
-        fallback = []
-        for _ in range(5):
-            began = time.perf_counter()
-            for _ in range(4):
-                python(raw)
-            fallback.append((time.perf_counter() - began) / (4 * 500) * 1e6)
-        figures[name] = statistics.median(per_event)
+        figures[name] = _us_per_event(decode_message, raw, rounds=7, calls=40)
+        fallback = _us_per_event(python, raw, rounds=5, calls=4)
         print(f"    {name:<8} {figures[name]:5.2f} µs/event   {len(raw) / 500:5.0f} bytes/event   "
-              f"(Python path {statistics.median(fallback):5.2f} µs/event)")
+              f"(Python path {fallback:5.2f} µs/event)")
     print(f"    envelopes decode {figures['batch'] / figures['envelope']:.1f}× faster than batches")
 
 
