@@ -87,7 +87,9 @@ class Monitor:
         self.model_id, self.model_version = model_id, model_version
         self.close_timeout_s = close_timeout_s
         self._capacity = buffer_events
-        self._buffer: deque = deque(maxlen=buffer_events)  # maxlen: a hard bound even if two threads race
+        # No maxlen: its silent eviction would go uncounted when threads race at a full buffer;
+        # log() drops the oldest itself (a race lets it hold one more event per logging thread).
+        self._buffer: deque = deque()
         self._lock = threading.Lock()  # for the counters log() writes (only on the rare paths)
         self._dropped = 0
         self._invalid: Counter = Counter()
