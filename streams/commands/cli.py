@@ -297,6 +297,26 @@ def status(
                as_json=as_json)
 
 
+@app.command()
+def report(
+    model: str = typer.Option(..., "--model", "-m", help="The model to report on."),
+    since: str = typer.Option("24h", "--since", help="How far back (30m, 24h, 7d)."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+) -> None:
+    """One self-contained HTML file: volume, latency, drift per feature, distributions of the
+    drifting features, data quality and incidents of a model (opens offline)."""
+    from streams.commands.report import run_report
+    from streams.commands.times import parse_duration
+
+    _quiet_kafka()
+    data = run_report(_settings(), model=model, since_s=parse_duration(since), output=output)
+    if data.incidents_problem:
+        err.print(f"[yellow]warning:[/] incidents left out: {data.incidents_problem}")
+    err.print(f"wrote {output}: {len(data.windows)} window(s) since {since}, "
+              f"{len(data.distributions)} distribution(s), "
+              + ("incidents unknown" if data.incidents is None else f"{len(data.incidents)} incident(s)"))
+
+
 def _override(setting: str):
     """An option for the backtest's second run, in place of DRIFTLINE_<SETTING>."""
     return typer.Option(None, f"--{setting.replace('_', '-')}", envvar=f"DRIFTLINE_BACKTEST_{setting.upper()}",
