@@ -148,6 +148,8 @@ class Sender:
             _, k = self.pending.popleft()
             self.pending_events -= k
             self.dropped += k
+            self.warn_once("backlog_full", f"{self.backlog_events} events wait for the broker: dropping the "
+                                           "oldest (counted in stats.dropped)")
 
     def _feed(self) -> bool:
         fed = 0
