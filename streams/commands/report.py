@@ -3,8 +3,8 @@ volume and latency per window, drift per feature over time (a heatmap), referenc
 distributions of the drifting features, data quality and incidents.
 
 The charts are inline SVG drawn in Python (svg_charts.py): no script, no stylesheet or font to
-fetch, so the file opens offline, in a mail or as a CI artefact, and stays a few hundred KB for a
-day of windows. Its data comes from report_data.py; everything here is pure rendering.
+fetch, so the file opens offline, in a mail or as a CI artefact (a day of 60 s windows of a
+30-feature model: about 1 MB). Its data comes from report_data.py; everything here is pure rendering.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 
 from streams.commands.report_data import FeatureWindow, Incident, ReportData, ReportReader
-from streams.commands.svg_charts import Bar, Cell, Series, grouped_bars, heatmap, line_chart, timeline
+from streams.commands.svg_charts import Bar, Cell, Series, grouped_bars, heatmap, line_chart, plot_left, timeline
 from streams.commands.times import utc_text
 from streams.errors import DriftlineError
 from streams.settings import Settings
 
-MAX_HEAT_COLUMNS = 480  # past this many windows a heatmap cell covers several (their highest PSI)
+MAX_HEAT_COLUMNS = 240  # past this many windows a heatmap cell covers several (their highest PSI): ~3 px each
 MAX_QUALITY_LINES = 8  # features drawn per quality chart (the worst ones)
 SEVERITY_FILL = {"minor": "#E69F00", "major": "#D55E00"}
 
@@ -61,23 +62,37 @@ class _Page:
         self.parts.append(f'<p class="note">{_h(text)}</p>')
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What every chart of a page shares: the time span, where plots begin (so that the time axes
+    line up under each other) and how a feature is named."""
+
+    x_range: tuple[int, int]
+    left: float
+    many_versions: bool
+
+    def name(self, version: str, feature: str) -> str:
+        return f"{feature} @{version}" if self.many_versions else feature
+
+    def incident(self, i: Incident) -> str:
+        return f"{self.name(i.version, i.feature)}/{i.family}"
+
+
 def render_report(data: ReportData, generated_ms: int) -> str:
     page = _Page()
     x_range = (data.windows[0].start_ms, data.windows[-1].start_ms + data.window_ms)
-    many = len(data.versions) > 1
-
-    def name(version: str, feature: str) -> str:
-        return f"{feature} @{version}" if many else feature
-
+    frame = _Frame(x_range, 0.0, len(data.versions) > 1)
+    rows = {frame.name(f.version, f.feature) for f in data.features} | {frame.incident(i) for i in data.incidents or []}
+    frame = replace(frame, left=plot_left(sorted(rows)))
     page.section("Volume and latency")
-    _volume(page, data, x_range)
+    _volume(page, data, frame)
     page.section("Drift")
-    _drift(page, data, x_range, name)
-    _distributions(page, data, name)
+    _drift(page, data, frame)
+    _distributions(page, data, frame)
     page.section("Data quality")
-    _quality(page, data, x_range, name)
+    _quality(page, data, frame)
     page.section("Incidents")
-    _incidents(page, data, x_range, name)
+    _incidents(page, data, frame)
     return _document(data, generated_ms, page)
 
 
@@ -96,7 +111,7 @@ def _document(data: ReportData, generated_ms: int, page: _Page) -> str:
             + "".join(page.parts) + "</body></html>\n")
 
 
-def _volume(page: _Page, data: ReportData, x_range: tuple[int, int]) -> None:
+def _volume(page: _Page, data: ReportData, frame: _Frame) -> None:
     versions = data.versions
     series = []
     for v in versions:
@@ -105,14 +120,15 @@ def _volume(page: _Page, data: ReportData, x_range: tuple[int, int]) -> None:
         series.append(Series(f"events{label}", [(w.start_ms, float(w.count)) for w in mine]))
         if any(w.late_count for w in mine):
             series.append(Series(f"late events{label}", [(w.start_ms, float(w.late_count)) for w in mine]))
-    page.chart("Events per window", line_chart(series, x_range=x_range, y_title="events",
-                                               gap_ms=data.window_ms))
+    page.chart("Events per window", line_chart(series, x_range=frame.x_range, y_title="events",
+                                               gap_ms=data.window_ms, left=frame.left))
     quantiles = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms") if len(versions) == 1 else ("latency_p95_ms",)
     latency = [Series(q.removeprefix("latency_").removesuffix("_ms") + ("" if len(versions) == 1 else f" {v}"),
                       [(w.start_ms, w.latency[q]) for w in data.windows if w.version == v and q in w.latency])
                for v in versions for q in quantiles]
-    page.chart("Latency per window", line_chart([s for s in latency if s.points], x_range=x_range, y_title="ms",
-                                                gap_ms=data.window_ms, empty="no latency reported"))
+    page.chart("Latency per window", line_chart([s for s in latency if s.points], x_range=frame.x_range,
+                                                y_title="ms", gap_ms=data.window_ms, empty="no latency reported",
+                                                left=frame.left))
 
 
 def _by_feature(features: list[FeatureWindow]) -> dict[tuple[str, str], list[FeatureWindow]]:
@@ -122,7 +138,8 @@ def _by_feature(features: list[FeatureWindow]) -> dict[tuple[str, str], list[Fea
     return out
 
 
-def _drift(page: _Page, data: ReportData, x_range: tuple[int, int], name: Callable[[str, str], str]) -> None:
+def _drift(page: _Page, data: ReportData, frame: _Frame) -> None:
+    x_range, name = frame.x_range, frame.name
     by_key = _by_feature(data.features)
     keys = sorted(by_key, key=lambda k: (-max((f.psi or 0.0) for f in by_key[k]), k))
     span = math.ceil(len({f.start_ms for f in data.features}) / MAX_HEAT_COLUMNS) or 1
@@ -137,7 +154,7 @@ def _drift(page: _Page, data: ReportData, x_range: tuple[int, int], name: Callab
             value = max(psis) if psis else float("nan")
             fired = [f for f in group if f.drift]
             severity = "major" if any(f.severity == "major" for f in fired) else "minor" if fired else "none"
-            tip = (f"{name(*key)} {utc_text(start)}{f' (+{span} windows)' if span > 1 else ''}: psi "
+            tip = (f"{name(*key)} {utc_text(start)}{f' ({span} windows)' if span > 1 else ''}: psi "
                    f"{'-' if not psis else f'{value:.3f}'}, drift {severity}")
             cells.append(Cell(row, start, value, bool(fired), tip))
     note = ("Each cell is a window's PSI against the reference profile; a dark strip on top: the window's drift "
@@ -145,10 +162,10 @@ def _drift(page: _Page, data: ReportData, x_range: tuple[int, int], name: Callab
     if span > 1:
         note += f" Each cell covers {span} windows (their highest PSI)."
     page.chart("Drift per feature (PSI)", heatmap([name(*k) for k in keys], cells, x_range=x_range, cell_ms=cell_ms,
-                                                  title="PSI"), note)
+                                                  title="PSI", left=frame.left), note)
 
 
-def _distributions(page: _Page, data: ReportData, name: Callable[[str, str], str]) -> None:
+def _distributions(page: _Page, data: ReportData, frame: _Frame) -> None:
     psi = {(f.version, f.feature, f.start_ms): f.psi for f in data.features}
     drifted = any(f.drift for f in data.features)
     for d in data.distributions:
@@ -164,14 +181,15 @@ def _distributions(page: _Page, data: ReportData, name: Callable[[str, str], str
         note = "Share of the window's present values in each bin of the profile."
         if not drifted:
             note += " No drift verdict fired in range: this is the feature of highest PSI."
-        page.chart(f"Distribution of {name(d.version, d.feature)}", grouped_bars(d.labels, groups, y_title="share"),
-                   note)
+        bars = grouped_bars(d.labels, groups, y_title="share")
+        page.chart(f"Distribution of {frame.name(d.version, d.feature)}", bars, note)
     if not data.distributions:
         page.note("No distributions: the windows in range have no feature_bins points (no profile, or written "
                   "by a worker older than this report).")
 
 
-def _quality(page: _Page, data: ReportData, x_range: tuple[int, int], name: Callable[[str, str], str]) -> None:
+def _quality(page: _Page, data: ReportData, frame: _Frame) -> None:
+    name = frame.name
     by_key = _by_feature(data.features)
 
     def worst(pick: Callable[[FeatureWindow], float | None], label: Callable[[FeatureWindow], str]) -> list[Series]:
@@ -183,13 +201,13 @@ def _quality(page: _Page, data: ReportData, x_range: tuple[int, int], name: Call
         return [s for _, s in sorted(found, key=lambda p: (-p[0], p[1].name))[:MAX_QUALITY_LINES]]
 
     page.chart("Missing values per window", line_chart(
-        worst(lambda f: f.missing_share, lambda f: ""), x_range=x_range, y_title="share missing", percent=True,
-        gap_ms=data.window_ms, empty="no missing values in range"))
+        worst(lambda f: f.missing_share, lambda f: ""), x_range=frame.x_range, y_title="share missing", percent=True,
+        gap_ms=data.window_ms, empty="no missing values in range", left=frame.left))
     page.chart("Out-of-range and unseen values per window", line_chart(
         worst(lambda f: f.out_of_range_share if f.out_of_range_share is not None else f.unseen_share,
               lambda f: " (out of range)" if f.out_of_range_share is not None else " (unseen)"),
-        x_range=x_range, y_title="share", percent=True, gap_ms=data.window_ms,
-        empty="no value out of the reference's range and no unseen category in range"),
+        x_range=frame.x_range, y_title="share", percent=True, gap_ms=data.window_ms,
+        empty="no value out of the reference's range and no unseen category in range", left=frame.left),
         "Numeric features: values outside the reference's min and max; categorical: categories the reference "
         "never had.")
     rows = []
@@ -209,15 +227,17 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
-def _incidents(page: _Page, data: ReportData, x_range: tuple[int, int], name: Callable[[str, str], str]) -> None:
+def _incidents(page: _Page, data: ReportData, frame: _Frame) -> None:
+    x_range = frame.x_range
     incidents: list[Incident] = data.incidents or []
-    labels = [f"{name(i.version, i.feature)}/{i.family}" for i in incidents]
+    labels = [frame.incident(i) for i in incidents]
     bars = [Bar(row, i.opened_ms, i.resolved_ms or x_range[1], SEVERITY_FILL.get(i.severity, "#888"),
                 f"{labels[row]} {i.severity}, {i.statistic} up to {i.peak:.3g} (threshold {i.threshold:g}), "
                 f"{utc_text(i.opened_ms)} to {'now (open)' if i.resolved_ms is None else utc_text(i.resolved_ms)}")
             for row, i in enumerate(incidents)]
     empty = ("the alerts topic could not be read" if data.incidents is None else "no incidents in range")
-    page.chart("Incidents", timeline(labels, bars, x_range=x_range, legend=list(SEVERITY_FILL.items()), empty=empty),
+    page.chart("Incidents", timeline(labels, bars, x_range=x_range, legend=list(SEVERITY_FILL.items()), empty=empty,
+                                     left=frame.left),
                "From the alerts topic: an incident opens at its first drifting window and resolves after its "
                "clear windows; open ones reach the right edge.")
     if data.incidents is None:

@@ -69,20 +69,21 @@ def _time_axis(x: Scale, y0: float, x_range: tuple[int, int]) -> list[str]:
     out = [f'<line x1="{number(x.start)}" y1="{number(y0)}" x2="{number(x.end)}" y2="{number(y0)}" stroke="#888"/>']
     for t in time_ticks(*x_range):
         px = number(x(t))
+        anchor = "end" if x(t) > x.end - 24 else "middle"  # the last label stays inside the chart
         out.append(f'<line x1="{px}" y1="{number(y0)}" x2="{px}" y2="{number(y0 + 4)}" stroke="#888"/>'
-                   f'<text x="{px}" y="{number(y0 + 16)}" text-anchor="middle">{utc_label(t, span)}</text>')
+                   f'<text x="{px}" y="{number(y0 + 16)}" text-anchor="{anchor}">{utc_label(t, span)}</text>')
     out.append(f'<text x="{number(x.end)}" y="{number(y0 + 32)}" text-anchor="end" fill="#555">UTC</text>')
     return out
 
 
-def _value_axis(y: Scale, ticks: list[float], title: str, percent: bool) -> list[str]:
+def _value_axis(y: Scale, ticks: list[float], title: str, percent: bool, left: float = LEFT) -> list[str]:
     out = [f'<text x="12" y="{number((y.start + y.end) / 2)}" transform="rotate(-90 12 '
            f'{number((y.start + y.end) / 2)})" text-anchor="middle" fill="#555">{text(title)}</text>']
     for v in ticks:
         py = number(y(v))
         label = f"{v * 100:.4g}%" if percent else value_label(v)
-        out.append(f'<line x1="{LEFT}" y1="{py}" x2="{WIDTH - RIGHT}" y2="{py}" stroke="#eee"/>'
-                   f'<text x="{LEFT - 6}" y="{number(y(v) + 4)}" text-anchor="end">{label}</text>')
+        out.append(f'<line x1="{number(left)}" y1="{py}" x2="{WIDTH - RIGHT}" y2="{py}" stroke="#eee"/>'
+                   f'<text x="{number(left - 6)}" y="{number(y(v) + 4)}" text-anchor="end">{label}</text>')
     return out
 
 
@@ -91,15 +92,16 @@ def _empty(body: list[str], y_mid: float, message: str) -> None:
 
 
 def line_chart(series: list[Series], *, x_range: tuple[int, int], y_title: str, gap_ms: int | None = None,
-               percent: bool = False, empty: str = "no data in range") -> str:
+               percent: bool = False, empty: str = "no data in range", left: float = LEFT) -> str:
     """Lines over time, one per series; a line breaks where consecutive points are more than
-    `gap_ms` apart (windows without events)."""
+    `gap_ms` apart (windows without events). `left`: where the plot begins (plot_left), so that
+    the time axes of a page's charts line up."""
     y0 = TOP + PLOT_HEIGHT
-    x = Scale(x_range[0], x_range[1], LEFT, WIDTH - RIGHT)
+    x = Scale(x_range[0], x_range[1], left, WIDTH - RIGHT)
     values = [v for s in series for _, v in s.points]
     ticks = nice_ticks(min([0.0, *values]), max([0.0, *values]) or (0.01 if percent else 1.0))
     y = Scale(ticks[0], ticks[-1], y0, TOP)
-    body = _legend([(s.name, colour(i)) for i, s in enumerate(series)]) + _value_axis(y, ticks, y_title, percent)
+    body = _legend([(s.name, colour(i)) for i, s in enumerate(series)]) + _value_axis(y, ticks, y_title, percent, left)
     body += _time_axis(x, y0, x_range)
     if not values:
         _empty(body, TOP + PLOT_HEIGHT / 2, empty)
@@ -121,18 +123,22 @@ def line_chart(series: list[Series], *, x_range: tuple[int, int], y_title: str, 
     return _svg(y0 + BOTTOM, body, y_title)
 
 
-def _row_labels(labels: list[str], top: float) -> tuple[list[str], float]:
-    """Left-hand labels of heatmap or timeline rows, and the x where the plot begins."""
-    left = max(LEFT, 12 + 6.5 * max((len(label) for label in labels), default=0))
-    return [f'<text x="{number(left - 6)}" y="{number(top + i * ROW + ROW * 0.7)}" text-anchor="end">'
-            f'{text(label)}</text>' for i, label in enumerate(labels)], left
+def plot_left(labels: list[str]) -> float:
+    """Where a plot begins when rows are labelled with `labels` on its left."""
+    return max(LEFT, 12 + 6.5 * max((len(label) for label in labels), default=0))
+
+
+def _row_labels(labels: list[str], left: float) -> list[str]:
+    return [f'<text x="{number(left - 6)}" y="{number(TOP + i * ROW + ROW * 0.7)}" text-anchor="end">'
+            f'{text(label)}</text>' for i, label in enumerate(labels)]
 
 
 def heatmap(rows: list[str], cells: list[Cell], *, x_range: tuple[int, int], cell_ms: int, title: str,
-            empty: str = "no data in range") -> str:
+            empty: str = "no data in range", left: float | None = None) -> str:
     """One row per label, one cell per window coloured by value (svg_axes.heat), marked cells
     with a dark strip on top; a colour bar of the scale above."""
-    body, left = _row_labels(rows, TOP)
+    left = plot_left(rows) if left is None else left
+    body = _row_labels(rows, left)
     x = Scale(x_range[0], x_range[1], left, WIDTH - RIGHT)
     width = max(1.0, x(x_range[0] + cell_ms) - x(x_range[0]))
     for cell in cells:
@@ -187,9 +193,10 @@ def grouped_bars(labels: list[str], groups: list[tuple[str, list[float]]], *, y_
 
 
 def timeline(rows: list[str], bars: list[Bar], *, x_range: tuple[int, int], legend: list[tuple[str, str]],
-             empty: str = "nothing in range") -> str:
+             empty: str = "nothing in range", left: float | None = None) -> str:
     """Spans over time, one row per label (e.g. incidents from opening to resolve)."""
-    body, left = _row_labels(rows, TOP)
+    left = plot_left(rows) if left is None else left
+    body = _row_labels(rows, left)
     x = Scale(x_range[0], x_range[1], left, WIDTH - RIGHT)
     for b in bars:
         x1, x2 = x(max(b.start_ms, x_range[0])), x(min(b.end_ms, x_range[1]))

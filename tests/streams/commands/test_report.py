@@ -198,3 +198,14 @@ def test_influxdb_away_is_one_line_and_exit_two(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error: cannot reach InfluxDB at http://127.0.0.1:1")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+def test_a_long_range_puts_several_windows_in_one_heatmap_cell():
+    windows = [WindowStats("1", BASE + w * W, 100, 0, {}) for w in range(1000)]
+    rows = [FeatureWindow("1", "x", BASE + w * W, 0.9 if w == 500 else 0.01, w == 500, "major" if w == 500 else "none")
+            for w in range(1000)]
+    html = render_report(ReportData("m", BASE, BASE + 1000 * W, W, windows, rows, incidents=[]), BASE)
+    (heat,) = [c for c in Parsed(html).charts if c["title"] == "Drift per feature (PSI)"]
+    assert sum(tag == "g" for tag, _ in heat["elements"]) == 200  # cells of ceil(1000 / 240) = 5 windows
+    assert "x 2026-01-02 18:20:00 (5 windows): psi 0.900, drift major" in html  # the cell holding window 500
+    assert "Each cell covers 5 windows (their highest PSI)." in html
