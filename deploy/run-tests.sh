@@ -14,6 +14,15 @@ export DRIFTLINE_ALERTMANAGER_BIN
 # Prometheus for tests/streams/test_prometheus.py: likewise (about 3 minutes the first time).
 DRIFTLINE_PROMETHEUS_BIN=$(deploy/build-prometheus.sh) || { echo "prometheus build failed" >&2; exit 1; }
 export DRIFTLINE_PROMETHEUS_BIN
+# Headless Chromium for tests/streams/commands/test_report_stack.py (Debian's package; it renders
+# the report and screenshots it). Installed once; root in CI containers, sudo elsewhere.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium for the report test (apt-get)" >&2
+  as_root=(); [[ $(id -u) == 0 ]] || as_root=(sudo)
+  { "${as_root[@]}" apt-get update -qq &&
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+    || { echo "chromium install failed (apt-get install chromium)" >&2; exit 1; }
+fi
 # In CI every run keeps its temp dirs (worker logs of failed fault runs) where later pytest
 # sessions do not rotate them away.
 if [[ -n "${CI:-}" ]]; then
