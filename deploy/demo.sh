@@ -9,7 +9,9 @@ DEMO_DIR="${DRIFTLINE_DEMO_DIR:-$HOME/.cache/driftline/demo}"
 export DRIFTLINE_WINDOW_SECONDS="${DRIFTLINE_WINDOW_SECONDS:-20}"
 SHIFT_AFTER="${DRIFTLINE_DEMO_SHIFT_AFTER:-60}"
 SHIFT_FOR="${DRIFTLINE_DEMO_SHIFT_FOR:-$(( ${DRIFTLINE_WINDOW_SECONDS%.*} * 4 ))}"  # four windows of drift, then it is over
+REPORT="$DEMO_DIR/report.html"
 pids=()
+simulating=0
 stack_was_up=0
 deploy/stack.sh status >/dev/null 2>&1 && stack_was_up=1
 
@@ -18,6 +20,11 @@ stop_all() {
   echo; echo "stopping the demo..."
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  # The report reads InfluxDB and the alerts topic, so it is written before the stack goes down.
+  if [[ $simulating == 1 ]]; then
+    echo "writing the report of model 'fraud' (last hour) to $REPORT"
+    "$BIN/driftline" report --model fraud --since 1h -o "$REPORT" || echo "(no report written)"
+  fi
   if [[ $stack_was_up == 0 ]]; then deploy/stack.sh down; fi
   echo "stopped."
 }
@@ -45,14 +52,18 @@ pids+=($!)
 
 cat <<INFO
 == simulating two models; 'fraud' shifts its 'amount' after ${SHIFT_AFTER} s for ${SHIFT_FOR} s, so
-   expect one alert for the first window after that and one 'resolved' two windows after it ends. Results go to InfluxDB:
-     UI:     ${DRIFTLINE_INFLUX_URL}  (user driftline / password driftline-password)
+   expect one alert for the first window after that and one 'resolved' two windows after it ends.
+   Look at it from another terminal in ${ROOT} (its .driftline.env has the stack's settings):
+     status: ${BIN}/driftline status --watch
+     report: ${BIN}/driftline report --model fraud --since 1h -o ${REPORT}   (one HTML file, opens offline)
+   Results go to InfluxDB at ${DRIFTLINE_INFLUX_URL}:
      query:  curl -s ${DRIFTLINE_INFLUX_URL}/api/v2/query?org=${DRIFTLINE_INFLUX_ORG} \\
                -H "Authorization: Token \$DRIFTLINE_INFLUX_TOKEN" -H 'Content-Type: application/vnd.flux' \\
                -d 'from(bucket:"${DRIFTLINE_INFLUX_BUCKET}") |> range(start:-15m) |> filter(fn:(r)=> r._measurement=="feature_drift" and r._field=="psi")'
      alerts: ${BIN}/driftline alerts --from-beginning   (topic driftline.alerts)
-   Press Ctrl-C to stop everything.
+   Press Ctrl-C to stop everything; a report of the run is then written to ${REPORT}.
 INFO
+simulating=1
 "$BIN/driftline" simulate --shift-after "$SHIFT_AFTER" --shift-for "$SHIFT_FOR" &
 pids+=($!)
 wait "${pids[-1]}"
