@@ -30,6 +30,7 @@ from streams.worker.merge_stage import MergeRunner
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.metrics_server import serve as serve_metrics
 from streams.worker.offset_check import OffsetCheck
+from streams.worker.join_producer import JoinProducer
 from streams.worker.pending_feed import PendingFeed
 from streams.worker.producer_flush import deliver_everything
 from streams.worker.partition_stage import WindowRunner
@@ -61,6 +62,11 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         broker_heartbeat_interval=3.0,
         producer_compression_type="lz4",
         producer_max_request_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+        # aiokafka makes a send wait while its partition's batch is full and not yet drained (one
+        # request in flight per broker): with faust's 16 KB batches, stage one's join messages
+        # (a few KB per predictions message and join partition) stalled it for a round trip
+        # every few messages (0.4 × the worker's rate). 1 MB batches rarely fill.
+        producer_max_batch_size=1024 * 1024,
         consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
     )
     logging.getLogger("driftline.trace").setLevel(logging.INFO if settings.trace_delivery else logging.WARNING)
@@ -82,7 +88,8 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
             profile = profiles.get(model_id, model_version)
             return settings.label_join == "all" or getattr(profile, "performance", None) is not None
 
-        runner.pending = PendingFeed(join_topic, partition_count(settings, settings.join_topic), settings.window_ms,
+        runner.pending = PendingFeed(JoinProducer(settings, settings.join_topic),
+                                     partition_count(settings, settings.join_topic), settings.window_ms,
                                      wanted)
     # Keys and values are JSON text (faust's json codec on the changelog, which faust names
     # settings.merge_changelog_topic and reads back with the same codec when it recovers).

@@ -73,7 +73,6 @@ class WindowRunner:
         self.start_locks: dict[int, asyncio.Lock] = {}  # a first message and a quiet start: one at a time
         self._look: asyncio.Task | None = None
         self.pending = None  # PendingFeed (pending_feed.py) when the label join is on
-        self.pending_deliveries: dict[int, list] = {}  # partition -> join topic sends not yet awaited
         self.metrics = WorkerMetrics(settings.metrics_max_models)  # the adapter shares one with the merge stage
 
     @property
@@ -212,10 +211,9 @@ class WindowRunner:
             for reject in decoded.rejects:
                 await self._dead_letter(event, reject.value, reject.reason)
             if self.pending is not None and len(valid):
-                sent = self.pending_deliveries.setdefault(partition, [])
-                sent.extend(await self.pending.send(valid))
-                if not received.hold:  # acked now: what the join needs of it must be on Kafka first
-                    await self._await_pending(partition)
+                # Queued, not awaited here: the checkpoint waits for them (`_publish`), and until a
+                # checkpoint covers these events a crash replays them, sending them again.
+                self.pending.send(valid)
         await self._ack(partition, received.releasable)
         if received.hold:
             self.held[(partition, message.offset)] = event
@@ -289,7 +287,8 @@ class WindowRunner:
                        window.state.late_count, window.first_offset, window.closed_by)
         for delivery in deliveries:
             await delivery
-        await self._await_pending(partition)  # the checkpoint covers these events: the join has them
+        if self.pending is not None:  # the checkpoint covers these events: the join has them
+            await self.pending.flush()
         if not await self._save_checkpoint(partition, epoch, pw.checkpoint()):
             return
         progress = encode_partials_message(PartitionProgress(
@@ -306,11 +305,6 @@ class WindowRunner:
         processor = self.processors.get(partition)
         if processor is not None and self.epochs.get(partition, 0) == epoch:
             await self._ack(partition, processor.closed(closed))
-
-    async def _await_pending(self, partition: int) -> None:
-        sent, self.pending_deliveries[partition] = self.pending_deliveries.get(partition, []), []
-        for delivery in sent:
-            await delivery
 
     async def _ack(self, partition: int, offsets: Iterable[int]) -> None:
         for offset in offsets:
@@ -396,7 +390,6 @@ class WindowRunner:
             self.processors.pop(p, None)
             self.seeks.pop(p, None)
             self.online.forget(p)
-            self.pending_deliveries.pop(p, None)
             try:
                 self.metrics.lag.remove(str(p))
             except KeyError:

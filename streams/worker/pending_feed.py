@@ -13,7 +13,6 @@ import orjson
 
 from schemas.columnar import EventColumns, RawEvent
 from schemas.join import JoinProgress, PendingPredictions, encode_join_message, join_keys
-from streams.core.ports import Topic
 
 
 def _prediction(event) -> tuple[float | None, str | None]:
@@ -33,18 +32,24 @@ def _prediction(event) -> tuple[float | None, str | None]:
     return float(value), None
 
 
-class PendingFeed:
-    """`wanted(model, version)`: whether that model's predictions are kept for labels."""
+SEND_AT = 4096  # buffered rows of one (join partition, model, version) sent as one message
 
-    def __init__(self, join_topic: Topic, join_partitions: int, window_ms: int,
+
+class PendingFeed:
+    """`join_topic`: a JoinProducer (join_producer.py: `send(partition, value)`, async `flush()`);
+    `wanted(model, version)`: whether that model's predictions are kept for labels."""
+
+    def __init__(self, join_topic, join_partitions: int, window_ms: int,
                  wanted=lambda model, version: True) -> None:
         self.topic = join_topic
         self.partitions = join_partitions
         self.window_ms = window_ms
         self.wanted = wanted
+        self._buffer: dict[tuple[int, str, str], list] = {}  # (join partition, model, version) -> rows
+        self._buffered: dict[tuple[int, str, str], int] = {}
 
-    def messages(self, valid) -> list[tuple[int, bytes]]:
-        """(join partition, message) for a message's valid events."""
+    def _rows(self, valid) -> list[tuple]:
+        """(join partition, model, version, keys, times, scores, classes) of a message's valid events."""
         if isinstance(valid, EventColumns):
             keep = [g for g, (model, version) in enumerate(valid.groups) if self.wanted(model, version)]
             if not keep:
@@ -65,7 +70,7 @@ class PendingFeed:
             out.extend(self._split(model, version, keys, times, scores, [c for _, c in predictions]))
         return out
 
-    def _columns(self, c: EventColumns) -> list[tuple[int, bytes]]:
+    def _columns(self, c: EventColumns) -> list[tuple]:
         classes = None
         if c.labels.codes is not None:
             classes = [c.labels.uniques[k] if k >= 0 else None for k in c.labels.codes.tolist()]
@@ -81,28 +86,65 @@ class PendingFeed:
         return out
 
     def _split(self, model: str, version: str, keys: np.ndarray, times: np.ndarray, scores: np.ndarray,
-               classes: list | None) -> list[tuple[int, bytes]]:
-        """One (model, version)'s rows into one message per join partition (key mod partitions)."""
+               classes: list | None) -> list[tuple]:
+        """One (model, version)'s rows per join partition (key mod partitions)."""
         if classes is not None and all(x is None for x in classes):
             classes = None
+        if self.partitions == 1:
+            return [(0, model, version, keys, times, scores, classes)]
         parts = (keys % np.uint64(self.partitions)).astype(np.int64)
         out = []
         for j in np.unique(parts).tolist():
-            rows = np.flatnonzero(parts == j) if self.partitions > 1 else slice(None)
-            message = PendingPredictions.model_construct(
-                model_id=model, model_version=version, keys=keys[rows], event_times_ms=times[rows],
-                scores=scores[rows], classes=None if classes is None else [classes[i] for i in rows.tolist()])
-            out.append((j, encode_join_message(message)))
+            rows = np.flatnonzero(parts == j)
+            out.append((j, model, version, keys[rows], times[rows], scores[rows],
+                        None if classes is None else [classes[i] for i in rows.tolist()]))
         return out
 
+    def messages(self, valid) -> list[tuple[int, bytes]]:
+        """(join partition, message) for a message's valid events, unbuffered (tests, tools)."""
+        return [(j, encode_join_message(PendingPredictions.model_construct(
+            model_id=model, model_version=version, keys=keys, event_times_ms=times, scores=scores, classes=classes)))
+                for j, model, version, keys, times, scores, classes in self._rows(valid)]
+
     async def progress(self, partition: int, partitions: int, closed_until_ms: int) -> None:
-        """A predictions partition's close, to every join partition (its orphan decisions)."""
+        """A predictions partition's close, to every join partition (its orphan decisions); after
+        the pending predictions it covers (one producer: in order)."""
+        self._send_buffered()
         value = encode_join_message(JoinProgress(partition=partition, partitions=partitions,
                                                  closed_until_ms=closed_until_ms))
-        deliveries = [await self.topic.send(key=None, value=value, partition=j) for j in range(self.partitions)]
-        for delivery in deliveries:
-            await delivery
+        for j in range(self.partitions):
+            self.topic.send(j, value)
+        await self.topic.flush()
 
-    async def send(self, valid) -> list:
-        """Send a message's pending predictions; returns their delivery futures."""
-        return [await self.topic.send(key=None, value=value, partition=j) for j, value in self.messages(valid)]
+    def send(self, valid) -> None:
+        """Buffer a message's pending predictions per (join partition, model, version); a buffer
+        of SEND_AT rows goes out as one message. The join's cost is per message (faust's consumer
+        step), so 4096 rows a message instead of a predictions message's share of one join
+        partition (~125) matters; `flush` sends the rest (before each checkpoint: a crash before
+        it replays these events, and sends them again)."""
+        for j, model, version, keys, times, scores, classes in self._rows(valid):
+            rows = self._buffer.setdefault((j, model, version), [])
+            rows.append((keys, times, scores, classes))
+            self._buffered[(j, model, version)] = self._buffered.get((j, model, version), 0) + len(keys)
+            if self._buffered[(j, model, version)] >= SEND_AT:
+                self._send_group((j, model, version))
+
+    async def flush(self) -> None:
+        self._send_buffered()
+        await self.topic.flush()
+
+    def _send_buffered(self) -> None:
+        for group in list(self._buffer):
+            self._send_group(group)
+
+    def _send_group(self, group: tuple[int, str, str]) -> None:
+        rows, self._buffered[group] = self._buffer.pop(group), 0
+        j, model, version = group
+        classes = None
+        if any(c is not None for *_, c in rows):
+            classes = [x for k, _, _, c in rows for x in (c if c is not None else [None] * len(k))]
+        message = PendingPredictions.model_construct(
+            model_id=model, model_version=version, keys=np.concatenate([r[0] for r in rows]),
+            event_times_ms=np.concatenate([r[1] for r in rows]), scores=np.concatenate([r[2] for r in rows]),
+            classes=classes)
+        self.topic.send(j, encode_join_message(message))
