@@ -49,3 +49,26 @@ def messages(model: str, shifts: list[float], base_ms: int, *, seed: int = 7, ba
 
 def window_of(start_ms: int, base_ms: int) -> int:
     return (start_ms - base_ms) // WINDOW_MS
+
+
+# A worker for the seeded stream on the real stack: its windows, closed 2 s after their end.
+STACK_WORKER = dict(DRIFTLINE_WINDOW_SECONDS=str(WINDOW_MS // 1000), DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
+                    DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
+
+
+def publish_stream(stack, prefix: str, model: str, shifts: list[float], *, seed: int, windows_ago: int = 20) -> int:
+    """The model's profile, then (once the running worker has had a moment to read it) its stream,
+    spread over the 4 predictions partitions as random keys would, starting `windows_ago` windows
+    back; returns the first window's start."""
+    import time
+
+    producer = stack.producer(**{"message.max.bytes": 4_000_000})
+    producer.produce(f"{prefix}.profiles", key=model.encode(), value=profile_message(model))
+    assert producer.flush(10) == 0
+    time.sleep(1.0)  # the worker follows the profiles topic
+    base = (int(time.time() * 1000) // WINDOW_MS - windows_ago) * WINDOW_MS
+    rng = np.random.default_rng(seed)
+    for value in messages(model, shifts, base):
+        producer.produce(f"{prefix}.predictions", value=value, partition=int(rng.integers(4)))
+    assert producer.flush(10) == 0
+    return base

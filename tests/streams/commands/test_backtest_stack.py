@@ -13,14 +13,13 @@ import numpy as np
 import orjson
 import pytest
 
-from tests.streams.commands.seeded import KNOWN_INCIDENT, SHIFTS, WINDOW_MS, messages, profile_message, window_of
+from tests.streams.commands.seeded import (KNOWN_INCIDENT, SHIFTS, STACK_WORKER, WINDOW_MS, messages, profile_message,
+                                          window_of)
 from tests.streams.stack_data import wait_until
 
 pytestmark = pytest.mark.stack
 
 DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
-WINDOWS = dict(DRIFTLINE_WINDOW_SECONDS=str(WINDOW_MS // 1000), DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-               DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
 
 
 def _alerts(stack, topic, expect):
@@ -30,7 +29,7 @@ def _alerts(stack, topic, expect):
 def test_the_known_incident_with_the_workers_alert_ids_between_two_times(stack, start_worker, worker_env, tmp_path):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model, outside = f"bt-{prefix}", f"bt-outside-{prefix}"
-    start_worker(**WINDOWS)  # creates the topics (4 predictions partitions)
+    start_worker(**STACK_WORKER)  # creates the topics (4 predictions partitions)
     producer = stack.producer(**{"message.max.bytes": 4_000_000})
     producer.produce(f"{prefix}.profiles", key=model.encode(), value=profile_message(model))
     assert producer.flush(10) == 0
@@ -56,7 +55,7 @@ def test_the_known_incident_with_the_workers_alert_ids_between_two_times(stack, 
     alerts = wait_until(lambda: (found := _alerts(stack, f"{prefix}.alerts", 3)) and len(found) >= 3 and found, 90)
     assert [(a["status"], a["reason"], window_of(a["window_start_ms"], base)) for a in alerts] == KNOWN_INCIDENT
 
-    env = {**worker_env, **WINDOWS}
+    env = {**worker_env, **STACK_WORKER}
     result = subprocess.run([DRIFTLINE, "backtest", "--from", str(started), "--to", str(stopped), "--json",
                              "--psi-threshold", "0.05", "--alert-clear-windows", "3"],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)

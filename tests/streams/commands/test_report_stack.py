@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.streams.commands.headless import Page
-from tests.streams.commands.seeded import WINDOW_MS, messages, profile_message
+from tests.streams.commands.seeded import STACK_WORKER, WINDOW_MS, publish_stream
 from tests.streams.stack_data import wait_until, window_fields
 
 pytestmark = pytest.mark.stack
 
 DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
-WINDOWS = dict(DRIFTLINE_WINDOW_SECONDS=str(WINDOW_MS // 1000), DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-               DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
 SHIFTS = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # opened at window 2 (PSI major), resolved at 5
 FEATURES = 4  # f_num_a, f_num_b, f_num_c, f_cat (tests/streams/stack_data.py)
 
@@ -44,16 +40,8 @@ CHARTS = """(() => {
 def test_the_report_renders_in_chromium_with_every_chart(stack, start_worker, worker_env, tmp_path, figures):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"report-{prefix}"
-    start_worker(**WINDOWS)
-    producer = stack.producer(**{"message.max.bytes": 4_000_000})
-    producer.produce(f"{prefix}.profiles", key=model.encode(), value=profile_message(model))
-    assert producer.flush(10) == 0
-    time.sleep(1.0)  # the worker follows the profiles topic
-    base = (int(time.time() * 1000) // WINDOW_MS - 20) * WINDOW_MS
-    rng = np.random.default_rng(12)
-    for value in messages(model, SHIFTS, base):
-        producer.produce(f"{prefix}.predictions", value=value, partition=int(rng.integers(4)))
-    assert producer.flush(10) == 0
+    start_worker(**STACK_WORKER)
+    base = publish_stream(stack, prefix, model, SHIFTS, seed=12)
     last = base + (len(SHIFTS) - 1) * WINDOW_MS
     span = (base // 1000 - 60, base // 1000 + 3600)
     assert wait_until(lambda: len({t for t, *_ in window_fields(stack, "feature_bins", model, *span)}) == len(SHIFTS),
@@ -64,7 +52,7 @@ def test_the_report_renders_in_chromium_with_every_chart(stack, start_worker, wo
 
     out = tmp_path / "report.html"
     result = subprocess.run([DRIFTLINE, "report", "--model", model, "--since", "1h", "-o", str(out)],
-                            capture_output=True, text=True, env={**worker_env, **WINDOWS}, cwd=tmp_path, timeout=120)
+                            capture_output=True, text=True, env=worker_env, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: {len(SHIFTS)} window(s) since 1h, 1 distribution(s), 1 incident(s)" in result.stderr
 

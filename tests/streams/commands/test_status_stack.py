@@ -17,18 +17,15 @@ import termios
 import time
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pytest
 
-from tests.streams.commands.seeded import EVENTS_PER_WINDOW, WINDOW_MS, messages, profile_message
+from tests.streams.commands.seeded import EVENTS_PER_WINDOW, STACK_WORKER, WINDOW_MS, publish_stream
 from tests.streams.stack_data import wait_until, window_fields
 
 pytestmark = pytest.mark.stack
 
 DRIFTLINE = str(Path(sys.executable).with_name("driftline"))
-WINDOWS = dict(DRIFTLINE_WINDOW_SECONDS=str(WINDOW_MS // 1000), DRIFTLINE_ALLOWED_LATENESS_SECONDS="1",
-               DRIFTLINE_IDLE_GRACE_SECONDS="1", DRIFTLINE_ADWIN_DELTA="0")
 SHIFTS = [0.0, 0.0, 1.0, 1.0]  # PSI major from window 2 on: the last window drifts, its incident is open
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
@@ -71,22 +68,14 @@ class Terminal:
 def test_the_table_shows_the_model_its_last_count_and_the_drifting_feature(stack, start_worker, worker_env, tmp_path):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"status-{prefix}"
-    start_worker(**WINDOWS)
-    producer = stack.producer(**{"message.max.bytes": 4_000_000})
-    producer.produce(f"{prefix}.profiles", key=model.encode(), value=profile_message(model))
-    assert producer.flush(10) == 0
-    time.sleep(1.0)
-    base = (int(time.time() * 1000) // WINDOW_MS - 20) * WINDOW_MS
-    rng = np.random.default_rng(4)
-    for value in messages(model, SHIFTS, base):
-        producer.produce(f"{prefix}.predictions", value=value, partition=int(rng.integers(4)))
-    assert producer.flush(10) == 0
+    start_worker(**STACK_WORKER)
+    base = publish_stream(stack, prefix, model, SHIFTS, seed=4)
     last = base + (len(SHIFTS) - 1) * WINDOW_MS
     assert wait_until(lambda: (last,) in window_fields(stack, "window_stats", model, base // 1000 - 60,
                                                        base // 1000 + 3600), 90), "the worker wrote no last window"
     assert wait_until(lambda: stack.read_topic(f"{prefix}.alerts", expect=1, timeout_s=10, settle_s=0), 60)
 
-    env = {**worker_env, **WINDOWS}
+    env = {**worker_env, **STACK_WORKER}
     term = Terminal([DRIFTLINE, "status", "--model", model], env, tmp_path)
     text = term.read(60)
     assert term.close() == 0, text
