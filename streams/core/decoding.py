@@ -32,6 +32,9 @@ class Decoded:
     events: list[WireEvent | RawEvent] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     columns: EventColumns | None = None  # a valid batch, decoded column-wise (then events is empty)
+    # What the label join keeps of the valid events, when the worker computed it beside the
+    # decoding (its read-ahead thread, off the event loop); None: not computed.
+    pending: list | None = None
 
     @property
     def valid(self) -> list[WireEvent | RawEvent] | EventColumns:

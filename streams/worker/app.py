@@ -113,6 +113,12 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         event, epoch = item
         await runner.handle(event, decoded, epoch, owns_ref=queued)
 
+    def decode(raw: bytes | None) -> Decoded:
+        decoded = decode_message(raw)
+        if runner.pending is not None and len(decoded.valid):  # the join's keys, beside the decoding
+            decoded.pending = runner.pending.rows(decoded.valid)
+        return decoded
+
     def hold(item) -> None:  # read ahead: not applied when faust acks it after this step
         item[0].message.incref()
 
@@ -126,7 +132,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         # Batches are decoded in a thread (the native decoder releases the GIL) while the event
         # loop applies the previous message; messages are applied in arrival order.
         try:
-            async with ReadAhead(decode_message, apply, hold=hold) as ahead:
+            async with ReadAhead(decode, apply, hold=hold) as ahead:
                 async for _ in stream:  # (stream.events() would add a generator step per message)
                     event = stream.current_event
                     await ahead.put((event, runner.epochs.get(event.message.partition, 0)), event.value)

@@ -213,7 +213,7 @@ class WindowRunner:
             if self.pending is not None and len(valid):
                 # Queued, not awaited here: the checkpoint waits for them (`_publish`), and until a
                 # checkpoint covers these events a crash replays them, sending them again.
-                self.pending.send(valid)
+                self.pending.send(valid, decoded.pending)
         await self._ack(partition, received.releasable)
         if received.hold:
             self.held[(partition, message.offset)] = event

@@ -116,13 +116,17 @@ class PendingFeed:
             self.topic.send(j, value)
         await self.topic.flush()
 
-    def send(self, valid) -> None:
+    def rows(self, valid) -> list[tuple]:
+        """What `send` needs of a message's valid events: computed ahead, in the decode thread."""
+        return self._rows(valid)
+
+    def send(self, valid, rows: list[tuple] | None = None) -> None:
         """Buffer a message's pending predictions per (join partition, model, version); a buffer
         of SEND_AT rows goes out as one message. The join's cost is per message (faust's consumer
         step), so 4096 rows a message instead of a predictions message's share of one join
         partition (~125) matters; `flush` sends the rest (before each checkpoint: a crash before
         it replays these events, and sends them again)."""
-        for j, model, version, keys, times, scores, classes in self._rows(valid):
+        for j, model, version, keys, times, scores, classes in (self._rows(valid) if rows is None else rows):
             rows = self._buffer.setdefault((j, model, version), [])
             rows.append((keys, times, scores, classes))
             self._buffered[(j, model, version)] = self._buffered.get((j, model, version), 0) + len(keys)
