@@ -120,3 +120,27 @@ class WorkerProcess:
 
 def dumps(obj) -> bytes:
     return orjson.dumps(obj)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(pid: int, timeout_s: float = 30) -> None:
+    """SIGTERM, as an operator would, and wait until it is gone; SIGKILL if it outlives the wait."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)

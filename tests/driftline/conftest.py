@@ -4,12 +4,12 @@ uses here, so that stopping its Kafka cannot disturb the rest of a test run."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.stack_helpers import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = {"DRIFTLINE_KAFKA_PORT": "39092", "DRIFTLINE_KAFKA_CONTROLLER_PORT": "39093",
@@ -31,13 +31,7 @@ class SdkStack:
 
     def stop_kafka(self) -> None:
         """SIGTERM through the pid file, as an operator would; returns once the broker is gone."""
-        pid = int((self.stack_dir / "run" / "kafka.pid").read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.time() + 30
-        while time.time() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
+        stop_process(int((self.stack_dir / "run" / "kafka.pid").read_text().strip()))
 
     def start_kafka(self) -> None:
         self.script("up")  # starts what is not running, returns once it is healthy

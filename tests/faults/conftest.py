@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from streams.settings import Settings
-from tests.stack_helpers import StackClient
+from tests.stack_helpers import StackClient, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = {"DRIFTLINE_KAFKA_PORT": "29092", "DRIFTLINE_KAFKA_CONTROLLER_PORT": "29093",
@@ -41,13 +40,7 @@ class FaultStack(StackClient):
 
     def stop(self, component: str) -> None:
         """SIGTERM and wait: the server is gone (connections refused) until start()."""
-        pid = self.pid(component)
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.time() + 30
-        while time.time() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
+        stop_process(self.pid(component))
 
     def start(self) -> None:
         self.script("up")  # starts whatever is not running, waits until healthy

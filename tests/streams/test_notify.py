@@ -9,7 +9,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,18 +21,13 @@ import pytest
 from schemas import DriftAlert
 from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
+from tests.stack_helpers import free_port
 from tests.streams.stack_data import wait_until
 
 pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 W = 10_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:
@@ -79,7 +73,7 @@ def receiver():
 def alertmanager(tmp_path, receiver):
     binary = os.environ.get("DRIFTLINE_ALERTMANAGER_BIN") or subprocess.run(
         [str(ROOT / "deploy/build-alertmanager.sh")], check=True, capture_output=True, text=True).stdout.strip()
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(f"""route:
   receiver: test

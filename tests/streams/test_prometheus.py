@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -17,18 +16,13 @@ import numpy as np
 import orjson
 import pytest
 
+from tests.stack_helpers import free_port
 from tests.streams.stack_data import feature_rows, publish_profile, wait_until, window_fields
 
 pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW_MS = 10_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str):
@@ -41,14 +35,14 @@ def _get(url: str):
 
 @pytest.fixture
 def metrics_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
 def prometheus(tmp_path, metrics_port):
     binary = os.environ.get("DRIFTLINE_PROMETHEUS_BIN") or subprocess.run(
         [str(ROOT / "deploy/build-prometheus.sh")], check=True, capture_output=True, text=True).stdout.strip()
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(f"""global:
   scrape_interval: 1s
