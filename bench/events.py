@@ -35,11 +35,23 @@ class EventPool:
                                  "latency_ms": float(latencies[k])})
             self.tails.append(b"," + rest[1:])  # '{"features":...}' -> ',"features":...}'
         self.predictions = predictions.tolist()
+        self.latencies = latencies.tolist()
+        self.models, self.tag = models, tag
         self.heads = [b'{"event_id":"' + tag.encode() + b'-%d","model_id":"' + m.encode()
                       + b'","model_version":"1","timestamp":%d' for m in models]
 
     def event(self, model: int, index: int, t_ms: int) -> bytes:
         return self.heads[model] % (index, t_ms) + self.tails[index % len(self.tails)]
+
+    def envelope(self, model: int, lo: int, hi: int, at) -> bytes:
+        """Events lo..hi-1 of one model as the SDK sends them: a columnar envelope (schemas/envelope.py)."""
+        from schemas.envelope import encode_envelope
+
+        rows = [k % len(self.rows) for k in range(lo, hi)]
+        features = {name: [self.rows[k][name] for k in rows] for name in self.rows[0]}
+        return encode_envelope(self.models[model], "1", [f"{self.tag}-{i}" for i in range(lo, hi)],
+                               [at(i) for i in range(lo, hi)], [self.predictions[k] for k in rows], features,
+                               [self.latencies[k] for k in rows])
 
     def profile_payload(self, model_id: str) -> bytes:
         """A reference profile of the pool, as published to `<prefix>.profiles` (key: model_id)."""

@@ -78,7 +78,8 @@ class _Sender:
             raise KafkaException(f"producing to {self.topic} failed: {left} undelivered, errors {self.errors}")
 
 
-def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, console, spread: bool = False) -> Filled:
+def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, console, spread: bool = False,
+         envelopes: bool = False) -> Filled:
     """Produce `filled.events` events, then one sentinel per model (same key, so same partition).
 
     Model i is pinned to partition i (of 4): with key hashing the two keys would share a partition
@@ -109,7 +110,8 @@ def fill(bootstrap: str, filled: Filled, pool: EventPool, timeline: Timeline, co
             for j, lo in enumerate(range(0, n, batch)):
                 m = j % nmodels
                 hi = min(n, lo + batch)
-                value = b'{"events":[' + b",".join([event(m, i, at(i)) for i in range(lo, hi)]) + b"]}"
+                value = (pool.envelope(m, lo, hi, at) if envelopes
+                         else b'{"events":[' + b",".join([event(m, i, at(i)) for i in range(lo, hi)]) + b"]}")
                 sender.send(keys[m], value, where(j, m))
                 if j % 20 == 0:
                     sender.producer.poll(0)

@@ -42,7 +42,9 @@ from bench.fill import Filled, create_topics, delete_run, fill, publish_profiles
 from bench.measure import BenchError, InfluxCounts, Measured, bare_aiokafka, bare_faust, worker
 from streams.settings import Settings
 
-MODES = {"single": 1, "batch500": 500, "spread500": 500}
+MODES = {"single": 1, "batch500": 500, "spread500": 500, "envelope500": 500}
+# envelope500: the events of batch500, as the producer SDK sends them (columnar envelopes).
+ENVELOPES = {"envelope500"}
 # spread500: batches of 500 as in batch500, but each model's messages spread over all 4 partitions
 # (as with random keys), read by one worker (c) and by two workers in one group (d).
 SPREAD = {"spread500"}
@@ -111,7 +113,7 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     filled = Filled(mode, prefix, topic, models, MODES[mode], args.events)
 
     def do_fill() -> None:
-        fill(bootstrap, filled, pool, timeline, console, spread=mode in SPREAD)
+        fill(bootstrap, filled, pool, timeline, console, spread=mode in SPREAD, envelopes=mode in ENVELOPES)
         console.print(f"filled {filled.messages:,} messages ({filled.sentinels} sentinels) in {filled.seconds:.1f} s "
                       f"({filled.events / filled.seconds:,.0f} events/s produced); models on partitions "
                       + ("0-3, each model on all 4" if mode in SPREAD else f"{sorted(filled.partitions.values())} of 4"))
@@ -138,7 +140,8 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
     names = {"a": "(a) bare aiokafka", "b": "(b) bare faust agent", "c": "(c) driftline worker",
              "d": f"(d) {args.workers} driftline workers", "e": "(e) driftline worker, label join on for every model"}
     for key, step in steps.items():
-        if key not in args.consumers or (key == "d") != (mode in SPREAD) or (key == "e" and mode in SPREAD):
+        if key not in args.consumers or (key == "d") != (mode in SPREAD) or (key == "e" and mode in SPREAD) \
+                or (mode in ENVELOPES and key != "c"):  # (a), (b) know only the batch form
             continue  # the spread mode runs (d) only; batch500's (c) is its reference
         try:
             measured = step()
@@ -187,6 +190,10 @@ def report(results: list[ModeResult], events: int, console: Console) -> None:
                           f"{e.rate:,.0f} vs {c.rate:,.0f} events/s.")
     one = next((r.runs.get("c") for r in results if r.filled.mode == "batch500"), None)
     spread = next((r.runs.get("d") for r in results if r.filled.mode == "spread500"), None)
+    envelope = next((r.runs.get("c") for r in results if r.filled.mode == "envelope500"), None)
+    if one is not None and envelope is not None:
+        console.print(f"the SDK's columnar envelopes (envelope500 (c)): {envelope.rate:,.0f} events/s = "
+                      f"{envelope.rate / one.rate:.2f} × the same events as {{\"events\": [...]}} batches (batch500 (c)).")
     if one is not None and spread is not None:
         console.print(f"each model over 4 partitions read by (d) several workers: {spread.rate:,.0f} events/s = "
                       f"{spread.rate / one.rate:.2f} × one worker with each model on one partition (batch500 (c)).")
