@@ -43,6 +43,8 @@ def prometheus(tmp_path, metrics_port):
     binary = os.environ.get("DRIFTLINE_PROMETHEUS_BIN") or subprocess.run(
         [str(ROOT / "deploy/build-prometheus.sh")], check=True, capture_output=True, text=True).stdout.strip()
     port = free_port()
+    while port == metrics_port:  # both picked before either binds: never the same one
+        port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(f"""global:
   scrape_interval: 1s
@@ -89,7 +91,8 @@ def test_prometheus_scrapes_the_worker_and_promql_returns_what_was_produced(
                  DRIFTLINE_IDLE_GRACE_SECONDS="2", DRIFTLINE_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}")
     publish_profile(stack, f"{prefix}.profiles", model)
     time.sleep(1.0)
-    assert wait_until(lambda: _scalar(prometheus, 'up{job="driftline"}') == 1.0, 30), "Prometheus never saw the worker up"
+    assert wait_until(lambda: _scalar(prometheus, 'up{job="driftline"}') == 1.0
+                      and _scalar(prometheus, "driftline_events_total") is not None, 30), "Prometheus never saw the worker"
     health = _get(f"http://127.0.0.1:{metrics_port}/health")
     assert health["status"] == "ok" and health["predictions_partitions"]
 
