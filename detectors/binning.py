@@ -35,8 +35,11 @@ def bin_numeric(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]
     ([1, 2, 1], 1)
     """
     present = values[~np.isnan(values)]
-    idx = np.searchsorted(edges, present, side="right")
-    counts = np.bincount(idx, minlength=len(edges) + 1)
+    # Bin k holds edges[k-1] <= x < edges[k]: its count is #(x < edges[k]) - #(x < edges[k-1]),
+    # read off the sorted values. Sorting the values and searching the few hundred edges in them
+    # is ~4x faster than searching every value among the edges (a branchy binary search each).
+    below = np.searchsorted(np.sort(present), edges, side="left")
+    counts = np.diff(below, prepend=0, append=present.size)
     return counts, int(values.size - present.size)
 
 
