@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.throughput [--events 1000000] [--modes single,batch500]
 
 For each fill mode (single-event messages, batches of 500 events) a fresh set of topics
-`bench-<random>-<mode>.*` is filled with synthetic prediction events (30 features, 2 models,
+`bench-<random>-<mode>.*` is filled with synthetic prediction events (30 features, 4 models, each on a partition of its own, so every partition carries events;
 10 windows of 60 s an hour in the past, then one sentinel per model 10 minutes later so that the
 watermark closes every real window). Then, each from the beginning of the topic:
 
@@ -100,7 +100,7 @@ def machine() -> str:
 def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, console: Console,
              cleanup: list) -> ModeResult:
     prefix = f"{tag}-{mode}"
-    models = [f"{prefix}-m0", f"{prefix}-m1"]
+    models = [f"{prefix}-m{i}" for i in range(4)]  # one per partition
     bootstrap = settings.bootstrap_servers
     console.rule(f"[bold]{mode}[/]: {args.events:,} events in messages of {MODES[mode]}, topics {prefix}.*")
     topic = create_topics(bootstrap, prefix)
