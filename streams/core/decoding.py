@@ -20,6 +20,9 @@ from schemas.fast_path import WireEvent, fast_decode, fast_decode_envelope
 from streams.core.columns import prediction_score
 
 
+HEAD_BYTES = 512  # an envelope's model id and version come before its columns (schemas/envelope.py)
+
+
 @dataclass(frozen=True)
 class Reject:
     value: bytes
@@ -57,12 +60,14 @@ def _decode(raw: bytes | None) -> Decoded:
         return Decoded(rejects=[Reject(b"", "not_json: empty message value")])
     if len(raw) > MAX_MESSAGE_BYTES:
         return Decoded(rejects=[Reject(raw, f"too_large: {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")])
-    batch = b'"events"' in raw
-    envelope = not batch and b'"columns"' in raw  # perhaps: a single event may hold that key too
+    batch, envelope = _shape(raw)
     if batch or envelope:  # straight into columns when plainly valid
         columns = decode_columns(raw) if batch else decode_envelope_columns(raw)
         if columns is not None:
             return Decoded(columns=columns)
+    # The rare paths below were written for the exact flags (a key anywhere in the message).
+    batch = b'"events"' in raw
+    envelope = not batch and b'"columns"' in raw
     if too_deeply_nested(raw):  # before any decoder that recurses
         return Decoded(rejects=[Reject(raw, f"not_json: nested deeper than {MAX_NESTING} levels")])
     if envelope and (rows := fast_decode_envelope(raw)) is not None:
@@ -74,6 +79,21 @@ def _decode(raw: bytes | None) -> Decoded:
             return Decoded(events=[kept])
         return Decoded(events=events)
     return _decode_slowly(raw)
+
+
+def _shape(raw: bytes) -> tuple[bool, bool]:
+    """Which native decoder to try: hints only (a single event may hold either key, an envelope
+    may name a feature "events"), the decoders decide. Batches and the SDK's envelopes name their
+    key first, so the head usually tells; searching a whole 100 KB message for a key costs ~60 µs
+    with the GIL held, a quarter of a microsecond per event."""
+    head = raw[:HEAD_BYTES]
+    events, columns = head.find(b'"events"'), head.find(b'"columns"')
+    if events >= 0 and (columns < 0 or events < columns):
+        return True, False
+    if columns >= 0:  # first: an envelope's feature may be named "events"
+        return False, True
+    batch = b'"events"' in raw
+    return batch, not batch and b'"columns"' in raw
 
 
 def decode_rows(raw: bytes) -> list[WireEvent]:
