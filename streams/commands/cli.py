@@ -53,6 +53,7 @@ def worker(
     import faust
 
     from streams.worker.app import build_app
+    from streams.worker.garbage import collect_less_often
     from streams.kafka.profiles import ProfileStore
     from streams.sinks.influx import InfluxSink
     from streams.kafka.topics import ensure_topics
@@ -66,6 +67,7 @@ def worker(
     sink = InfluxSink(settings)
     sink.check()
     faust_app = build_app(settings, profiles, sink)
+    collect_less_often()
     faust.Worker(faust_app, loglevel=log_level, quiet=True).execute_from_commandline()
 
 
