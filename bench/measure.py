@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 import os
 import re
+import socket
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +35,41 @@ class Measured:
     seconds: float
     note: str = ""
     merge_s: float = 0.0  # what the two stages added (partials built, read, merged), summed over windows
+    steady: float | None = None  # events/s applied between 10 % and 90 % of the events (see EventsCounter)
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+
+class EventsCounter:
+    """The workers' `driftline_events_total`, sampled from their /metrics: the rate between the
+    moments 10 % and 90 % of the events were applied is what a running worker sustains, without
+    its start (assignment, first fetches) or the last windows' wait for their closing event."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
+        self.samples: list[tuple[float, float]] = []
+
+    def sample(self) -> None:
+        total = 0.0
+        for url in self.urls:
+            try:
+                with urllib.request.urlopen(url, timeout=0.5) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                return  # not serving yet (or gone): no sample
+            total += sum(float(line.split()[-1]) for line in text.splitlines()
+                         if line.startswith("driftline_events_total"))
+        self.samples.append((time.time(), total))
+
+    def steady(self, events: int) -> float | None:
+        def when(share: float) -> float | None:
+            return next((t for t, n in self.samples if n >= share * events), None)
+        t10, t90 = when(0.1), when(0.9)
+        if t10 is None or t90 is None or t90 <= t10:
+            return None
+        return 0.8 * events / (t90 - t10)
 
 
 def _progress(label: str, console) -> Progress:
@@ -198,10 +231,12 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
     logs = [workdir / f"{app_id}-{i}.log" for i in range(processes)]
     exe = str(Path(sys.executable).with_name("driftline"))
     started = []
+    ports = [_free_port() for _ in logs]
+    counter = EventsCounter(ports)
     for i, path in enumerate(logs):
         env = dict(os.environ, DRIFTLINE_TOPIC_PREFIX=filled.prefix, DRIFTLINE_APP_ID=app_id,
                    DRIFTLINE_WORKER_DATA_DIR=str(workdir / f"{app_id}-{i}.data"), PYTHONUNBUFFERED="1",
-                   **(extra_env or {}))
+                   DRIFTLINE_METRICS_ADDRESS=f"127.0.0.1:{ports[i]}", **(extra_env or {}))
         started.append(procs.spawn([exe, "worker"], env=env, log_path=path, cwd=REPO))
     proc, log = started[0], logs[0]
     fill_began = None
@@ -216,9 +251,12 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
         with _progress(f"{label} → InfluxDB", console) as progress:
             task = progress.add_task("c", total=filled.events)
             deadline = time.monotonic() + timeout_s
-            next_poll = 0.0
+            next_poll = next_sample = 0.0
             while True:
                 now = time.time()
+                if time.monotonic() >= next_sample:
+                    next_sample = time.monotonic() + 0.1
+                    counter.sample()
                 for p, path in zip(started, logs):
                     if p.poll() is not None:
                         raise BenchError(f"worker exited with {p.returncode}; log {path}:\n{procs.tail(path)}")
@@ -255,9 +293,16 @@ def worker(filled: Filled, counts: InfluxCounts, timeline: Timeline, app_id: str
     if fill_began is not None:
         first = fill_began
     merge_ms = sum(float(m.group(1)) for m in MERGE_COST.finditer(text))
+    steady = counter.steady(filled.events)
     if first is None or last is None:
-        return Measured(filled.events, done - ready, note, merge_ms / 1000)
-    return Measured(filled.events, last - first, note, merge_ms / 1000)
+        return Measured(filled.events, done - ready, note, merge_ms / 1000, steady)
+    return Measured(filled.events, last - first, note, merge_ms / 1000, steady)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 FIRST = re.compile(STAMP + r".*partition \d+: first message at offset", re.M)

@@ -152,9 +152,11 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
             continue
         result.runs[key] = measured
         note = f"  [yellow]{measured.note}[/]" if measured.note else ""
-        merge = f" (two-stage cost {measured.merge_s / measured.seconds:.1%} of it)" if key in "cd" else ""
+        merge = f" (two-stage cost {measured.merge_s / measured.seconds:.1%} of it)" if key in "cde" else ""
+        steady = "" if measured.steady is None else \
+            f"; steady [bold]{measured.steady:,.0f}[/] events/s (from 10 % to 90 % of the events applied)"
         console.print(f"{names[key]}: {measured.events:,} events in {measured.seconds:.2f} s = "
-                      f"[bold]{measured.rate:,.0f}[/] events/s{merge}{note}")
+                      f"[bold]{measured.rate:,.0f}[/] events/s{merge}{steady}{note}")
     return result
 
 
@@ -168,14 +170,15 @@ def _ratio(x: Measured | None, y: Measured | None) -> str:
 
 def report(results: list[ModeResult], events: int, console: Console) -> None:
     header = ["fill mode", "messages", "(a) aiokafka ev/s", "(b) faust ev/s", "(c) worker ev/s",
-              "(d) workers ev/s", "c/a", "c/b", "two-stage cost"]
+              "(d) workers ev/s", "c/a", "c/b", "two-stage cost", "steady ev/s (c or d)"]
     rows = []
     for r in results:
         a, b, c, d = (r.runs.get(k) for k in "abcd")
         rates = [_rate(r.runs[k]) if k in r.runs else "–" for k in "abcd"]  # "–": not asked for
         run = c or d
         cost = "–" if run is None else f"{run.merge_s / run.seconds:.1%}"
-        rows.append([r.filled.mode, f"{r.filled.messages:,}", *rates, _ratio(c, a), _ratio(c, b), cost])
+        steady = "–" if run is None or run.steady is None else f"{run.steady:,.0f}"
+        rows.append([r.filled.mode, f"{r.filled.messages:,}", *rates, _ratio(c, a), _ratio(c, b), cost, steady])
     table = Table(title=f"Throughput, {events:,} events of 30 features per fill mode")
     for i, h in enumerate(header):
         table.add_column(h, justify="left" if i == 0 else "right")
@@ -198,7 +201,8 @@ def report(results: list[ModeResult], events: int, console: Console) -> None:
         console.print(f"each model over 4 partitions read by (d) several workers: {spread.rate:,.0f} events/s = "
                       f"{spread.rate / one.rate:.2f} × one worker with each model on one partition (batch500 (c)).")
     console.print("two-stage cost: the time spent building, reading and merging partials (logged with each final "
-                  "window), as a share of the run.")
+                  "window), as a share of the run. steady: the worker's events/s from 10 % to 90 % of the events "
+                  "applied (its driftline_events_total, sampled every 0.1 s): what it sustains once started.")
     console.print(f"machine: {machine()}; Kafka and InfluxDB on the same machine; "
                   f"load average (1 min) {LOAD['start']:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.")
     console.print("Figures vary about ±40% from run to run (shared machine, page cache, GC); compare ratios.")
