@@ -34,6 +34,7 @@ from typing import Any, Callable
 import orjson
 from pydantic import ValidationError
 
+from driftline.allocator import keep_memory
 from driftline.ids import new_event_id
 from driftline.sender import Sender
 from schemas.prediction import event_time_ms
@@ -69,13 +70,15 @@ class Monitor:
         latest linger_ms after its first event was logged.
     delivery_timeout_s: how long librdkafka retries an envelope before it counts as failed.
     close_timeout_s: how long close() (and the exit of the interpreter) waits for deliveries.
+    tune_allocator: tell glibc's malloc to keep the memory it has (allocator.py: otherwise the
+        background thread's envelopes make log() calls wait for the kernel now and then).
     """
 
     def __init__(self, model_id: str, model_version: str = "", *, settings: KafkaSettings | None = None,
                  buffer_events: int = 100_000, batch_events: int = 500, linger_ms: float = 50,
                  delivery_timeout_s: float = 300, close_timeout_s: float = 5,
                  producer_config: Mapping[str, Any] | None = None,
-                 producer_factory: Callable[[dict], Any] | None = None) -> None:
+                 producer_factory: Callable[[dict], Any] | None = None, tune_allocator: bool = True) -> None:
         if not isinstance(model_id, str) or not model_id or not isinstance(model_version, str):
             raise DriftlineError("Monitor needs a non-empty model_id and a string model_version")
         if buffer_events < 1 or batch_events < 1 or linger_ms < 0:
@@ -85,6 +88,8 @@ class Monitor:
         except ValidationError as exc:
             raise DriftlineError(f"driftline settings: {exc}") from None
         self.model_id, self.model_version = model_id, model_version
+        if tune_allocator:
+            keep_memory()
         self.close_timeout_s = close_timeout_s
         self._capacity = buffer_events
         # No maxlen: its silent eviction would go uncounted when threads race at a full buffer;
@@ -95,6 +100,7 @@ class Monitor:
         self._invalid: Counter = Counter()
         self._warned: set[str] = set()
         self._closed = False
+        self._rows = threading.local()  # log()'s reusable row, one per logging thread
         config = {**settings.kafka_client_config(), "compression.type": "lz4", "enable.idempotence": True,
                   "linger.ms": 10, "message.timeout.ms": int(delivery_timeout_s * 1000),
                   # What librdkafka may hold (retrying while the broker is away); the rest waits in
@@ -135,13 +141,25 @@ class Monitor:
                 timestamp = _now_ns() // 1_000_000
             elif timestamp.__class__ is not int and isinstance(timestamp, dt.datetime):
                 timestamp = event_time_ms(timestamp)
+            # The entry is bytes, not the objects: a snapshot of a dict the caller may reuse, a
+            # third of the memory, and nothing for the garbage collector to track (a buffer of
+            # tuples that hold dicts makes full collections of ~15 ms land inside log() calls).
+            # It is serialised from a row this thread reuses: log() allocates no object the
+            # collector counts, so no collection can start inside it.
             try:
-                # Bytes, not the objects: a snapshot of a dict the caller may reuse, a third of the
-                # memory, and nothing for the garbage collector to track (a buffer of tuples that
-                # hold dicts makes full collections of ~15 ms land inside log() calls).
-                entry = _dumps([event_id, timestamp, features, prediction, latency_ms], option=_NUMPY)
+                row = self._rows.row
+            except AttributeError:  # this thread's first event
+                row = self._rows.row = [None] * 5
+            row[0] = event_id
+            row[1] = timestamp
+            row[2] = features
+            row[3] = prediction
+            row[4] = latency_ms
+            try:
+                entry = _dumps(row, option=_NUMPY)
             except Exception:  # not JSON as it is (say, a non-string key): the background thread judges it
                 entry = [event_id, timestamp, dict(features), prediction, latency_ms]
+            row[2] = row[3] = None  # the caller's objects are not kept alive by the row
             buffer = self._buffer
             if len(buffer) >= self._capacity:
                 self._drop_oldest()

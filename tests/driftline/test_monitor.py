@@ -1,6 +1,7 @@
 """The SDK's Monitor with a fake producer: what log() costs, what it buffers, drops and refuses,
 and that every logged event ends counted exactly once."""
 
+import gc
 import logging
 import statistics
 import subprocess
@@ -227,6 +228,41 @@ def test_log_takes_microseconds(figures):
     median = statistics.median(durations) / 1000
     figures(f"sdk: log() with 30 features (fake producer): median {median:.2f} µs")
     assert median <= 10
+
+
+def test_log_allocates_nothing_the_garbage_collector_counts():
+    """A collection starts when an allocation finds the young generation full; log() makes no
+    such allocation, so none of the service's collections (a full one takes milliseconds in a big
+    process) can land inside a log() call. Checked with the young generation kept exactly full."""
+    monitor = _monitor(FakeProducer(), linger_ms=60_000, batch_events=100_000)
+    monitor.log(FEATURES, 0.5, latency_ms=3.0)  # this thread's first event makes its row
+    started: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    _, older, oldest = threshold
+    gc.callbacks.append(seen)
+    try:
+        for k in range(50):
+            gc.set_threshold(*threshold)
+            keep = None  # (its lists freed after the collection would refill the free list)
+            gc.collect()  # empties CPython's free lists too: a new list or tuple now counts
+            keep = [[] for _ in range(100)]  # tracked and alive: the young generation fills up
+            del started[:]
+            # The next tracked allocation collects (no *args here: that call would free a list).
+            gc.set_threshold(gc.get_count()[0], older, oldest)
+            monitor.log(FEATURES, k / 50, latency_ms=3.0, timestamp=1_700_000_000_000 + k)
+            in_log = len(started)
+            control = set()  # a tracked allocation (sets have no free list): the generation was full
+            collected = len(started)
+            assert in_log == 0 and collected == 1, (k, in_log, collected, control, keep[:0])
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(seen)
+    assert monitor.close().sent == 51
 
 
 def test_bad_construction_is_a_driftline_error():
