@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import procs
 from bench.events import Timeline
 from bench.fill import Filled
+from streams.worker.baseline_agent import events_in
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,8 +98,7 @@ async def _aiokafka(bootstrap: str, filled: Filled, group: str, timeout_s: float
                 if first is None and records:
                     first = time.perf_counter()
                 for record in records:
-                    batch = loads(record.value).get("events")
-                    events += 1 if batch is None else len(batch)
+                    events += events_in(loads(record.value))
                 messages += len(records)
             progress.update(task, completed=events)
         last = time.perf_counter()

@@ -152,7 +152,7 @@ def run_mode(mode: str, args, tag: str, settings: Settings, workdir: Path, conso
              "d": f"(d) {args.workers} driftline workers", "e": "(e) driftline worker, label join on for every model"}
     for key, step in steps.items():
         if key not in args.consumers or (key == "d") != (mode in SPREAD) or (key == "e" and mode in SPREAD) \
-                or (mode in ENVELOPES and key != "c"):  # (a), (b) know only the batch form
+                or (mode in ENVELOPES and key in "de"):
             continue  # the spread mode runs (d) only; batch500's (c) is its reference
         try:
             measured = step()
