@@ -215,7 +215,9 @@ def test_open_monitors_are_flushed_at_exit():
     assert monitor.stats.sent == 1 and monitor.log(FEATURES, 1) is None
 
 
-def test_log_takes_microseconds(figures):
+def test_log_figures(figures):
+    """Prints what log() costs here (the figure, not a check: timings are the bench's, bench/sdk.py;
+    a loaded machine must not fail the suite)."""
     producer = FakeProducer()
     monitor = _monitor(producer, buffer_events=200_000)
     durations = []
@@ -227,7 +229,7 @@ def test_log_takes_microseconds(figures):
     monitor.close()
     median = statistics.median(durations) / 1000
     figures(f"sdk: log() with 30 features (fake producer): median {median:.2f} µs")
-    assert median <= 10
+    assert monitor.stats.sent + monitor.stats.dropped == 20_000
 
 
 def test_log_allocates_nothing_the_garbage_collector_counts():

@@ -54,12 +54,15 @@ def test_results_and_alert_arrive_within_lateness_plus_one_second(stack, start_w
         assert delay <= LATENESS_S + 1, f"window {start}: results {delay:.2f} s after its end"
 
     # The partial window before first_full can hold a few dozen events only, where PSI is noise
-    # (a PSI alert there is not a false alarm of the full windows this test is about).
+    # (a PSI alert there is not a false alarm of the full windows this test is about). The shift
+    # opens a drift incident, and, as it moves values past the reference's range, an out-of-range
+    # one when the window's share of those passes its threshold (it depends on how many events
+    # the window got): each must be out in time, and nothing may fire for the unshifted windows.
     alerts = [a for a in stack.read_topic(f"{prefix}.alerts", expect=1, timeout_s=10, settle_s=1)
               if orjson.loads(a.value())["window_start_ms"] >= first_full]
-    assert len(alerts) == 1, [a.value() for a in alerts]
-    (alert,) = alerts
-    body = orjson.loads(alert.value())
-    assert body["window_start_ms"] == shifted_start
-    _, published_ms = alert.timestamp()
-    assert (published_ms - body["window_end_ms"]) / 1000 <= LATENESS_S + 1
+    bodies = [orjson.loads(a.value()) for a in alerts]
+    assert any(b["statistic"] == "psi" for b in bodies), bodies
+    for alert, body in zip(alerts, bodies):
+        assert body["window_start_ms"] == shifted_start and body["status"] == "firing", body
+        _, published_ms = alert.timestamp()
+        assert (published_ms - body["window_end_ms"]) / 1000 <= LATENESS_S + 1, body
