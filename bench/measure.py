@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import procs
 from bench.events import Timeline
 from bench.fill import Filled
+from streams.kafka.topics import FETCH_BYTES_PER_PARTITION
 from streams.worker.baseline_agent import events_in
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +84,7 @@ def _progress(label: str, console) -> Progress:
 async def _aiokafka(bootstrap: str, filled: Filled, group: str, timeout_s: float, progress, task) -> Measured:
     consumer = AIOKafkaConsumer(filled.topic, bootstrap_servers=bootstrap, group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 * 1024 * 1024 + 65536)
+                                max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION)
     await consumer.start()
     try:
         loads = orjson.loads

@@ -10,11 +10,19 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from schemas.prediction import MAX_MESSAGE_BYTES
 from streams.errors import DriftlineError
 from streams.settings import Settings
 
 
 MAX_TOPIC_MESSAGE_BYTES = 8 * 1024 * 1024
+# A partition's share of one fetch: about one largest message the worker accepts (and its record
+# batch). With 8 MB a catching-up worker got 32 MB responses that asyncio's stream reader copied
+# several times while growing its buffer: 16 % of the worker's GIL time on SDK envelopes, 2-3 %
+# at 1 MB. Bigger messages (for the DLQ) and record batches still come: Kafka returns an oversized
+# batch when its partition is the first non-empty one of a response, and aiokafka shuffles the
+# partitions of every request (tests/streams/test_large_messages.py).
+FETCH_BYTES_PER_PARTITION = MAX_MESSAGE_BYTES + 65536
 # Errors a freshly created topic returns for a moment while its partition leaders are elected.
 _SETTLING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
              KafkaError.UNKNOWN_TOPIC_OR_PART}

@@ -38,7 +38,7 @@ from streams.kafka.profiles import ProfileStore
 from streams.worker.read_ahead import ReadAhead
 from streams.settings import Settings
 from streams.sinks.influx import InfluxSink
-from streams.kafka.topics import MAX_TOPIC_MESSAGE_BYTES, partition_count
+from streams.kafka.topics import FETCH_BYTES_PER_PARTITION, MAX_TOPIC_MESSAGE_BYTES, partition_count
 
 
 def _brokers(bootstrap: str) -> list[str]:
@@ -67,7 +67,7 @@ def build_app(settings: Settings, profiles: ProfileStore, sink: InfluxSink) -> f
         # (a few KB per predictions message and join partition) stalled it for a round trip
         # every few messages (0.4 × the worker's rate). 1 MB batches rarely fill.
         producer_max_batch_size=1024 * 1024,
-        consumer_max_fetch_size=MAX_TOPIC_MESSAGE_BYTES + 65536,
+        consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION,
         # Measured on 10M events in SDK envelopes: 4096 messages read ahead 287k events/s and 0.87 GB
         # RSS, 512 messages 219k and 0.46 GB (the windows then wait while the consumer fetches).
         stream_buffer_maxsize=settings.read_ahead_messages,

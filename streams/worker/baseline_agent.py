@@ -16,6 +16,8 @@ import time
 import faust
 import orjson
 
+from streams.kafka.topics import FETCH_BYTES_PER_PARTITION
+
 
 def events_in(message: object) -> int:
     """How many events a decoded message holds: a batch's, an envelope's (its event_id column) or 1."""
@@ -39,7 +41,7 @@ def main(bootstrap: str, topic_name: str, app_id: str, datadir: str, expect: int
         topic_allow_declare=False,
         topic_disable_leader=True,
         stream_wait_empty=False,
-        consumer_max_fetch_size=8 * 1024 * 1024 + 65536,
+        consumer_max_fetch_size=FETCH_BYTES_PER_PARTITION,
     )
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     out = open(result, "ab", buffering=0)
