@@ -15,27 +15,63 @@ pub struct Dictionary<'a> {
     pub uniques: Vec<Cow<'a, str>>,
     lookup: HashMap<Cow<'a, str>, i32>,
     rows: usize,
+    last: usize, // the code found last: a column often repeats a label
 }
+
+/// Up to this many distinct strings a scan beats hashing (SipHash costs more than a few compares).
+const SCANNED: usize = 16;
 
 impl<'a> Dictionary<'a> {
     pub(crate) fn new(rows: usize) -> Self {
-        Dictionary { codes: Vec::new(), uniques: Vec::new(), lookup: HashMap::new(), rows }
+        Dictionary { codes: Vec::new(), uniques: Vec::new(), lookup: HashMap::new(), rows, last: 0 }
+    }
+
+    fn code(&mut self, value: &Cow<'a, str>) -> i32 {
+        if self.uniques.get(self.last).is_some_and(|u| u == value) {
+            return self.last as i32;
+        }
+        let found = if self.uniques.len() <= SCANNED {
+            self.uniques.iter().position(|u| u == value)
+        } else {
+            self.lookup.get(value.as_ref()).map(|&c| c as usize)
+        };
+        let code = found.unwrap_or_else(|| {
+            self.uniques.push(value.clone());
+            if self.uniques.len() > SCANNED {
+                if self.lookup.is_empty() { // from now on looked up by hash: index the scanned ones
+                    for (i, u) in self.uniques.iter().enumerate() {
+                        self.lookup.insert(u.clone(), i as i32);
+                    }
+                } else {
+                    self.lookup.insert(value.clone(), (self.uniques.len() - 1) as i32);
+                }
+            }
+            self.uniques.len() - 1
+        });
+        self.last = code;
+        code as i32
     }
 
     pub(crate) fn set(&mut self, row: usize, value: &Cow<'a, str>) {
         if self.codes.is_empty() {
             self.codes = vec![-1; self.rows]; // allocated at the first string only
         }
-        let code = match self.lookup.get(value.as_ref()) {
-            Some(&code) => code,
-            None => {
-                let code = self.uniques.len() as i32;
-                self.uniques.push(value.clone());
-                self.lookup.insert(value.clone(), code);
-                code
+        self.codes[row] = self.code(value);
+    }
+
+    /// Appends a row (`rows` so far): its string's code, or -1 for no string.
+    pub(crate) fn push(&mut self, rows: usize, value: Option<&Cow<'a, str>>) {
+        match value {
+            Some(v) => {
+                if self.codes.is_empty() {
+                    self.codes = vec![-1; rows];
+                }
+                let code = self.code(v);
+                self.codes.push(code);
             }
-        };
-        self.codes[row] = code;
+            None if !self.codes.is_empty() => self.codes.push(-1),
+            None => {}
+        }
     }
 }
 
@@ -82,6 +118,31 @@ impl<'a> FeatureColumn<'a> {
             Scalar::Null => {}
         }
         Ok(())
+    }
+
+    /// An empty column filled by `push` (a columnar envelope's array, read value by value).
+    pub(crate) fn growing(name: Cow<'a, str>, capacity: usize) -> Self {
+        let mut column = FeatureColumn::new(name, 0);
+        column.values.reserve(capacity);
+        column
+    }
+
+    /// Appends the next row's value.
+    pub(crate) fn push(&mut self, value: &Scalar<'a>) {
+        let rows = self.values.len();
+        let (number, text) = match value {
+            Scalar::Num(v) => (*v, None),
+            Scalar::Bool(b) => (if *b { 1.0 } else { 0.0 }, None),
+            Scalar::Str(s) => (f64::NAN, Some(s)),
+            Scalar::Null => (f64::NAN, None),
+        };
+        match value {
+            Scalar::Num(_) | Scalar::Bool(_) => self.numbers += 1,
+            Scalar::Str(_) => self.string_count += 1,
+            Scalar::Null => {}
+        }
+        self.values.push(number);
+        self.strings.push(rows, text);
     }
 }
 

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::columns::{Columns, FeatureColumn};
 use crate::parse::{non_empty, once, Latency, Prediction, Scalar, SchemaVersion, Skip, Text, Timestamp, MAX_DEPTH};
@@ -24,8 +24,32 @@ impl<'de> Deserialize<'de> for EventId<'de> {
     }
 }
 
+/// One feature's array, read straight into its column (no vector of values in between).
+struct ColumnSeed<'a>(Cow<'a, str>);
+
+impl<'de> DeserializeSeed<'de> for ColumnSeed<'de> {
+    type Value = FeatureColumn<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ColumnSeed<'de> {
+    type Value = FeatureColumn<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of feature values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut column = FeatureColumn::growing(self.0, seq.size_hint().unwrap_or(512));
+        while let Some(value) = seq.next_element::<Scalar<'de>>()? {
+            column.push(&value);
+        }
+        Ok(column)
+    }
+}
+
 /// The features object: name -> its column, in message order, names not repeated.
-struct FeatureColumns<'a>(Vec<(Cow<'a, str>, Vec<Scalar<'a>>)>);
+struct FeatureColumns<'a>(Vec<FeatureColumn<'a>>);
 
 impl<'de> Deserialize<'de> for FeatureColumns<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -38,11 +62,11 @@ impl<'de> Deserialize<'de> for FeatureColumns<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(32));
                 let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
-                while let Some((name, values)) = map.next_entry::<Text<'de>, Vec<Scalar<'de>>>()? {
+                while let Some(name) = map.next_key::<Text<'de>>()? {
                     if !seen.insert(name.0.clone()) {
                         return Err(de::Error::custom("repeated feature")); // pydantic would keep the last one
                     }
-                    out.push((name.0, values));
+                    out.push(map.next_value_seed(ColumnSeed(name.0))?);
                 }
                 Ok(FeatureColumns(out))
             }
@@ -57,7 +81,7 @@ struct EnvelopeColumns<'a> {
     timestamps: Vec<i64>,
     predictions: Vec<Prediction<'a>>,
     latency_ms: Option<Vec<f64>>,
-    features: Vec<(Cow<'a, str>, Vec<Scalar<'a>>)>,
+    features: Vec<FeatureColumn<'a>>,
 }
 
 impl<'de> Deserialize<'de> for EnvelopeColumns<'de> {
@@ -149,7 +173,7 @@ pub fn build(envelope: Envelope<'_>) -> Result<Columns<'_>, String> {
     let rows = c.event_ids.len();
     let lengths = [("timestamp", c.timestamps.len()), ("prediction", c.predictions.len()),
                    ("latency_ms", c.latency_ms.as_ref().map_or(rows, Vec::len))];
-    for (name, n) in lengths.into_iter().chain(c.features.iter().map(|(name, v)| (name.as_ref(), v.len()))) {
+    for (name, n) in lengths.into_iter().chain(c.features.iter().map(|f| (f.name.as_ref(), f.values.len()))) {
         if n != rows {
             return Err(format!("column {name} has {n} values, event_id {rows}"));
         }
@@ -163,12 +187,6 @@ pub fn build(envelope: Envelope<'_>) -> Result<Columns<'_>, String> {
     for (row, prediction) in c.predictions.iter().enumerate() {
         out.push_prediction(row, prediction);
     }
-    for (name, values) in c.features {
-        let mut column = FeatureColumn::new(name, rows);
-        for (row, value) in values.iter().enumerate() {
-            column.set(row, value)?;
-        }
-        out.features.push(column);
-    }
+    out.features = c.features;
     Ok(out)
 }
