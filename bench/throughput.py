@@ -45,11 +45,14 @@ from bench import procs
 from bench.events import EventPool, Timeline
 from bench.fill import Filled, create_topics, delete_run, fill, publish_profiles
 from bench.measure import BenchError, InfluxCounts, Measured, bare_aiokafka, bare_faust, worker
+from driftline.monitor import BATCH_EVENTS
 from streams.settings import Settings
 
-MODES = {"single": 1, "batch500": 500, "spread500": 500, "envelope500": 500}
-# envelope500: the events of batch500, as the producer SDK sends them (columnar envelopes).
-ENVELOPES = {"envelope500"}
+SDK_ENVELOPE = f"envelope{BATCH_EVENTS}"
+MODES = {"single": 1, "batch500": 500, "spread500": 500, "envelope500": 500, SDK_ENVELOPE: BATCH_EVENTS}
+# envelope500: the events of batch500 in columnar envelopes; envelope1500: as the producer SDK
+# sends them by default (driftline.monitor.BATCH_EVENTS events per envelope).
+ENVELOPES = {"envelope500", SDK_ENVELOPE}
 # spread500: batches of 500 as in batch500, but each model's messages spread over all 4 partitions
 # (as with random keys), read by one worker (c) and by two workers in one group (d).
 SPREAD = {"spread500"}
@@ -204,9 +207,9 @@ def report(results: list[ModeResult], console: Console) -> None:
                           f"{e.rate:,.0f} vs {c.rate:,.0f} events/s.")
     one = next((r.runs.get("c") for r in results if r.filled.mode == "batch500"), None)
     spread = next((r.runs.get("d") for r in results if r.filled.mode == "spread500"), None)
-    envelope = next((r.runs.get("c") for r in results if r.filled.mode == "envelope500"), None)
+    envelope = next((r.runs.get("c") for r in results if r.filled.mode == SDK_ENVELOPE), None)
     if one is not None and envelope is not None:
-        console.print(f"the SDK's columnar envelopes (envelope500 (c)): {envelope.rate:,.0f} events/s = "
+        console.print(f"the SDK's columnar envelopes ({SDK_ENVELOPE} (c)): {envelope.rate:,.0f} events/s = "
                       f"{envelope.rate / one.rate:.2f} × the same events as {{\"events\": [...]}} batches (batch500 (c)).")
     if one is not None and spread is not None:
         console.print(f"each model over 4 partitions read by (d) several workers: {spread.rate:,.0f} events/s = "

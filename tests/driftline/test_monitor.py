@@ -50,12 +50,12 @@ def _settled(stats) -> int:
 def test_events_arrive_as_envelopes_the_worker_accepts_and_are_counted_as_sent():
     producer = FakeProducer()
     monitor = _monitor(producer)
-    ids = [monitor.log(FEATURES, 0.5, latency_ms=3.0) for _ in range(1_234)]
+    ids = [monitor.log(FEATURES, 0.5, latency_ms=3.0) for _ in range(3_456)]
     assert monitor.flush(5) == 0
     assert _events(producer) == ids and len(set(ids)) == len(ids)
-    assert len(producer.delivered) >= 3  # up to 500 events per envelope
+    assert len(producer.delivered) >= 3  # up to BATCH_EVENTS (1,500) events per envelope
     stats = monitor.close()
-    assert (stats.sent, stats.dropped, stats.failed, stats.invalid, stats.pending) == (1_234, 0, 0, 0, 0)
+    assert (stats.sent, stats.dropped, stats.failed, stats.invalid, stats.pending) == (3_456, 0, 0, 0, 0)
     assert producer.config["compression.type"] == "lz4" and producer.config["enable.idempotence"] is True
 
 
