@@ -57,3 +57,14 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.25):
         if value or time.time() > deadline:
             return value
         time.sleep(interval_s)
+
+
+def create_topics(worker_env: dict[str, str], monkeypatch) -> None:
+    """The worker's topics, created as the worker would with worker_env's settings (before it runs)."""
+    from streams.kafka.topics import ensure_topics
+    from streams.settings import Settings
+
+    for key, value in worker_env.items():
+        if key.startswith("DRIFTLINE_"):
+            monkeypatch.setenv(key, value)
+    ensure_topics(Settings())

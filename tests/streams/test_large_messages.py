@@ -17,9 +17,7 @@ import orjson
 import pytest
 
 from schemas.prediction import MAX_MESSAGE_BYTES
-from streams.kafka.topics import ensure_topics
-from streams.settings import Settings
-from tests.streams.stack_data import feature_rows, publish_profile, wait_until, window_fields
+from tests.streams.stack_data import create_topics, feature_rows, publish_profile, wait_until, window_fields
 
 pytestmark = pytest.mark.stack
 
@@ -31,10 +29,7 @@ def test_oversized_messages_on_every_partition_reach_the_dlq_and_lose_no_event(s
                                                                                monkeypatch, figures):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"large-{prefix}"
-    for key, value in worker_env.items():
-        if key.startswith("DRIFTLINE_"):
-            monkeypatch.setenv(key, value)
-    ensure_topics(Settings())
+    create_topics(worker_env, monkeypatch)
     publish_profile(stack, f"{prefix}.profiles", model)
     rng = np.random.default_rng(20261202)
     topic = f"{prefix}.predictions"

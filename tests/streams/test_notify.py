@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 
 from schemas import DriftAlert
-from streams.kafka.topics import ensure_topics
-from streams.settings import Settings
 from tests.stack_helpers import free_port
-from tests.streams.stack_data import wait_until
+from tests.streams.stack_data import create_topics, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -150,10 +148,7 @@ def test_incidents_reach_alertmanager_a_webhook_and_a_command_once_each(stack, w
                                                                         alertmanager, figures, monkeypatch):
     prefix = worker_env["DRIFTLINE_TOPIC_PREFIX"]
     model = f"notify-{prefix}"
-    for key, value in worker_env.items():
-        if key.startswith("DRIFTLINE_"):
-            monkeypatch.setenv(key, value)
-    ensure_topics(Settings())
+    create_topics(worker_env, monkeypatch)
     script = tmp_path / "hook.sh"
     ran = tmp_path / "ran.jsonl"
     # Fails its first run, then appends the event it got on stdin.
